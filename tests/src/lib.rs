@@ -8,6 +8,7 @@ pub mod bpffs;
 pub mod lab;
 pub mod netns;
 pub mod process;
+pub mod traffic;
 
 /// Fails the calling test with a clear message unless it runs as root.
 ///

@@ -41,3 +41,24 @@ fn hosts_reach_the_server_through_the_gateway_and_cleanup_is_complete() {
         "bpffs left mounted"
     );
 }
+
+#[test]
+fn lab_services_answer_benign_and_attack_traffic_without_argus() {
+    require_root("the lab services test");
+    let lab = Lab::new().expect("build lab");
+    let _servers = argus_tests::traffic::start_servers(&lab).expect("servers");
+    assert_eq!(argus_tests::traffic::benign_round(&lab.client).unwrap(), 0);
+    assert!(argus_tests::traffic::can_reach_web(
+        &lab.attacker,
+        true,
+        std::time::Duration::from_secs(2)
+    ));
+    let answered = argus_tests::traffic::web_attacks(&lab.attacker, SERVER_V4).unwrap();
+    assert_eq!(answered, argus_tests::traffic::WEB_ATTACKS.len());
+    let scan = argus_tests::traffic::nmap_syn_scan(&lab.attacker, SERVER_V4, 100).unwrap();
+    let report = String::from_utf8_lossy(&scan.stdout);
+    assert!(
+        report.contains("80/tcp") && report.contains("open"),
+        "{report}"
+    );
+}
