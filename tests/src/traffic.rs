@@ -208,3 +208,147 @@ pub fn web_attacks(host: &Netns, target: &str) -> Result<usize> {
     }
     Ok(answered)
 }
+
+/// Extra addresses of the benign client namespace, so the baseline has many sources with different
+/// habits (10.203.1.21 … and fd00:203:1::21 …).
+pub fn add_client_aliases(lab: &Lab, count: u8) -> Result<Vec<String>> {
+    let mut addrs = Vec::new();
+    for i in 0..count {
+        let v4 = format!("10.203.1.{}", 21 + i);
+        let v6 = format!("fd00:203:1::{:x}", 0x21 + i);
+        crate::netns::addr(&lab.client, "eth0", &format!("{v4}/24"))?;
+        crate::netns::addr(&lab.client, "eth0", &format!("{v6}/64"))?;
+        addrs.push(v4);
+        addrs.push(v6);
+    }
+    Ok(addrs)
+}
+
+/// A bulk file on the web server, for download traffic.
+pub fn add_bulk_file(lab: &Lab, megabytes: usize) -> Result<()> {
+    let data: Vec<u8> = (0..megabytes * 1024 * 1024)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(lab.path("www").join("bulk.bin"), data)?;
+    Ok(())
+}
+
+/// One activity of a benign user, from source address `src`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    /// A few pages and API calls with think time.
+    Browse,
+    /// Polling a JSON API.
+    Poll,
+    /// Downloading a large file.
+    Bulk,
+    /// DNS-like UDP queries.
+    Dns,
+    /// An interactive session: small lines with pauses.
+    Interactive,
+}
+
+impl Activity {
+    /// Every activity.
+    pub const ALL: [Activity; 5] = [
+        Self::Browse,
+        Self::Poll,
+        Self::Bulk,
+        Self::Dns,
+        Self::Interactive,
+    ];
+}
+
+/// Runs one activity from `src` (an address of `host`) against the server.
+pub fn run_activity(host: &Netns, src: &str, activity: Activity) -> Result<()> {
+    let v6 = src.contains(':');
+    let server = if v6 {
+        format!("[{SERVER_V6}]")
+    } else {
+        SERVER_V4.to_owned()
+    };
+    let curl = |path: &str, extra: &[&str]| -> Result<()> {
+        host.command("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "10",
+                "--interface",
+                src,
+            ])
+            .args(extra)
+            .arg(format!("http://{server}{path}"))
+            .output()
+            .context("run curl")?;
+        Ok(())
+    };
+    match activity {
+        Activity::Browse => {
+            for path in [
+                "/",
+                "/index.html",
+                "/api/status.json",
+                "/?q=it%27s+%22fine%22+%3C3",
+            ] {
+                curl(
+                    path,
+                    &["-A", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"],
+                )?;
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        }
+        Activity::Poll => {
+            for _ in 0..5 {
+                curl("/api/status.json", &["-H", "Accept: application/json"])?;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        Activity::Bulk => curl("/bulk.bin", &["--limit-rate", "20M"])?,
+        Activity::Dns => {
+            for name in ["example", "updates", "time", "mail"] {
+                let bind = if v6 {
+                    format!("UDP6:{server}:{DNS_PORT},bind=[{src}]")
+                } else {
+                    format!("UDP4:{server}:{DNS_PORT},bind={src}")
+                };
+                let mut child = host
+                    .command("socat")
+                    .args(["-T1", "-", &bind])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .context("run socat")?;
+                if let Some(mut stdin) = child.stdin.take() {
+                    use std::io::Write;
+                    let _ = stdin.write_all(format!("query {name}.lan A").as_bytes());
+                }
+                child.wait()?;
+            }
+        }
+        Activity::Interactive => {
+            let target = if v6 {
+                format!("TCP6:{server}:{SSH_PORT},bind=[{src}]")
+            } else {
+                format!("TCP4:{server}:{SSH_PORT},bind={src}")
+            };
+            let mut child = host
+                .command("socat")
+                .args(["-T3", "-", &target])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .context("run socat")?;
+            if let Some(mut stdin) = child.stdin.take() {
+                use std::io::Write;
+                for line in ["ls -la\n", "uptime\n", "exit\n"] {
+                    let _ = stdin.write_all(line.as_bytes());
+                    std::thread::sleep(Duration::from_millis(120));
+                }
+            }
+            child.wait()?;
+        }
+    }
+    Ok(())
+}
