@@ -91,7 +91,7 @@ fn record_baseline(
     let mut rounds = 0u64;
     while start.elapsed() < duration {
         let i = (rng.next() % addrs.len() as u64) as usize;
-        let activity = if rng.next() % 3 == 0 {
+        let activity = if rng.next().is_multiple_of(3) {
             rng.pick(&Activity::ALL)
         } else {
             habits[i]
