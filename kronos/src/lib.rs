@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 pub mod calibrate;
+pub mod cnn;
 pub mod detector;
 pub mod engine;
 pub mod features;
