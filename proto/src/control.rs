@@ -231,6 +231,9 @@ pub struct StatusReport {
     pub kronos: Option<KronosStatus>,
     /// Enforcer uptime.
     pub uptime_secs: u64,
+    /// Why the kernel maps may not match SQLite right now (pins missing, a failed write); `None` when
+    /// the last reconciliation succeeded.
+    pub kernel_problem: Option<String>,
 }
 
 /// `argusctl explain IP`.

@@ -1,0 +1,218 @@
+use std::io::Write;
+
+use argus_proto::control::BanState;
+use argus_proto::{Reason, UnixTimeNs};
+use rusqlite::Connection;
+
+use super::*;
+use crate::kernel::Counters;
+
+fn ban(prefix: &str, state: BanState, expires: u64, score: f64) -> NewBan {
+    NewBan {
+        prefix: prefix.parse().unwrap(),
+        reason: Reason::PortScan,
+        state,
+        score,
+        at: UnixTimeNs(1),
+        expires_at: UnixTimeNs(expires),
+        offences: 1,
+        created_by: "test".into(),
+        comment: None,
+    }
+}
+
+#[test]
+fn a_new_file_gets_the_current_schema_and_keeps_data_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/blacklist.db");
+    let mut s = Store::open(&path).unwrap();
+    let id = s
+        .write(|w| w.insert_ban(&ban("10.203.1.1/32", BanState::Active, 100, 1.0)))
+        .unwrap();
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    let version: i64 = s
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let mode: String = s
+        .conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let b = s
+        .read()
+        .live_ban("10.203.1.1/32".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.id, id);
+    assert_eq!(b.state, BanState::Active);
+    assert!(b.enforced);
+}
+
+#[test]
+fn a_garbage_file_is_a_corrupt_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blacklist.db");
+    let mut f = std::fs::File::create(&path).unwrap();
+    f.write_all(&[0x5a; 8192]).unwrap();
+    drop(f);
+    let e = Store::open(&path).unwrap_err();
+    assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(msg.contains("corrupt"), "{msg}");
+    // Nothing was replaced: the garbage is still there for the owner to inspect.
+    assert_eq!(std::fs::read(&path).unwrap(), vec![0x5a; 8192]);
+}
+
+#[test]
+fn a_database_locked_by_another_connection_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blacklist.db");
+    drop(Store::open(&path).unwrap());
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let e = Store::open(&path).unwrap_err();
+    assert!(matches!(e, StoreError::Locked { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(msg.contains(&path.display().to_string()), "{msg}");
+    assert!(msg.contains("locked"), "{msg}");
+    other.execute_batch("ROLLBACK").unwrap();
+    Store::open(&path).expect("opens once the lock is released");
+}
+
+#[test]
+fn a_fresh_file_locked_before_wal_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blacklist.db");
+    let other = Connection::open(&path).unwrap();
+    other
+        .execute_batch("CREATE TABLE x (y); BEGIN EXCLUSIVE; INSERT INTO x VALUES (1);")
+        .unwrap();
+    let e = Store::open(&path).unwrap_err();
+    assert!(matches!(e, StoreError::Locked { .. }), "{e:?}");
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blacklist.db");
+    drop(Store::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let e = Store::open(&path).unwrap_err();
+    assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e:?}");
+    assert!(e.to_string().contains("upgrade"), "{e}");
+}
+
+#[test]
+fn one_live_ban_per_prefix_and_a_failed_transaction_changes_nothing() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.write(|w| w.insert_ban(&ban("10.203.1.1/32", BanState::Active, 100, 1.0)))
+        .unwrap();
+    let e = s.write(|w| {
+        w.insert_ban(&ban("10.203.1.2/32", BanState::Active, 100, 1.0))?;
+        w.insert_ban(&ban("10.203.1.1/32", BanState::Simulated, 100, 1.0))
+    });
+    assert!(e.is_err());
+    assert_eq!(s.read().live_counts().unwrap().total(), 1, "rolled back");
+    // An ended ban does not block a new live one.
+    let id = s
+        .read()
+        .live_ban("10.203.1.1/32".parse().unwrap())
+        .unwrap()
+        .unwrap()
+        .id;
+    let last = Counters {
+        packets: 3,
+        bytes: 300,
+    };
+    s.write(|w| {
+        w.end_ban(
+            id,
+            BanState::Expired,
+            EndCause::Ttl,
+            UnixTimeNs(5),
+            Some(last),
+        )
+    })
+    .unwrap();
+    let ended = s
+        .read()
+        .last_ban("10.203.1.1/32".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!((ended.packets, ended.end_cause), (3, Some(EndCause::Ttl)));
+    s.write(|w| w.insert_ban(&ban("10.203.1.1/32", BanState::Active, 200, 1.0)))
+        .unwrap();
+    let last = s
+        .read()
+        .last_ban("10.203.1.1/32".parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.expires_at, UnixTimeNs(200));
+}
+
+#[test]
+fn eviction_prefers_simulated_then_soonest_expiring_then_lowest_score() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.write(|w| {
+        w.insert_ban(&ban("10.203.1.1/32", BanState::Active, 50, 1.0))?;
+        w.insert_ban(&ban("10.203.1.2/32", BanState::Active, 50, 0.5))?;
+        w.insert_ban(&ban("10.203.1.3/32", BanState::Active, 10, 9.0))?;
+        w.insert_ban(&ban("10.203.1.4/32", BanState::Simulated, 90, 1.0))
+    })
+    .unwrap();
+    let order = |n| -> Vec<String> {
+        s.read()
+            .eviction_candidates(n)
+            .unwrap()
+            .iter()
+            .map(|b| b.prefix.to_string())
+            .collect()
+    };
+    assert_eq!(
+        order(9),
+        [
+            "10.203.1.4/32",
+            "10.203.1.3/32",
+            "10.203.1.2/32",
+            "10.203.1.1/32"
+        ]
+    );
+    assert_eq!(order(2), ["10.203.1.4/32", "10.203.1.3/32"]);
+    assert!(order(0).is_empty());
+}
+
+#[test]
+fn covering_lookups_and_counters() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.write(|w| {
+        w.insert_ban(&ban("10.203.0.0/16", BanState::Active, 50, 1.0))?;
+        let id = w.insert_ban(&ban("10.203.1.1/32", BanState::Simulated, 50, 1.0))?;
+        w.set_counters(
+            id,
+            Counters {
+                packets: 7,
+                bytes: 700,
+            },
+        )?;
+        w.add_to_counter("n", 2)?;
+        w.add_to_counter("n", 3)
+    })
+    .unwrap();
+    let covering = s
+        .read()
+        .live_bans_covering("10.203.1.1/32".parse().unwrap())
+        .unwrap();
+    let prefixes: Vec<String> = covering.iter().map(|b| b.prefix.to_string()).collect();
+    assert_eq!(prefixes, ["10.203.1.1/32", "10.203.0.0/16"]);
+    assert_eq!((covering[0].packets, covering[0].bytes), (7, 700));
+    assert_eq!(s.read().meta("n").unwrap().as_deref(), Some("5"));
+    let counts = s.read().live_counts().unwrap();
+    assert_eq!((counts.active, counts.simulated), (1, 1));
+}
