@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The Argus test command: everything CI checks, in one script.
+#
+#   sudo packaging/test-all.sh
+#
+# Steps (in this order; each is timed):
+#   deps     install what is missing (packaging/lib/deps.sh, shared with the lab demo): clang, libbpf
+#            headers, the aarch64 cross toolchain, qemu-user, cargo-deb, the pinned ONNX Runtime
+#   fmt      cargo fmt --all -- --check
+#   clippy   cargo clippy --workspace --all-targets -- -D warnings
+#   deb      packaging/build-deb.sh amd64 arm64: release builds, .deb packages, packaging/check-deb.sh
+#            (contents, conffiles, ELF architectures, glibc versions, systemd-analyze verify of the units)
+#   install  packaging/test-install.sh: install/upgrade/remove/purge the amd64 .deb on this machine (root)
+#   arm64    the architecture-independent unit tests cross-built for aarch64 and run under qemu-user
+#   models   python3 models/train/check.py (shipped models match their recorded sha256), if present
+#   test     cargo test --workspace, root-only tests included (last, so its summary ends the output)
+#
+# Environment:
+#   ARGUS_SKIP=deb,arm64     skip steps (comma-separated names from the list above)
+#   ARGUS_ONLY=fmt,test      run only these steps
+#   ARGUS_ARM64_CRATES="argus-config argus-proto"   crates tested under qemu (default below)
+#   ARGUS_TEST_ARGS="..."    extra arguments for the final `cargo test` (after --workspace)
+#
+# A failing step does not stop the others (so one run reports everything); the script exits non-zero if
+# any step failed. Must run as root for the root-only tests (network namespaces, XDP, bpffs) and the
+# install test; CI runs it as root on a fresh Debian 12 machine (.ci/run).
+set -uo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=lib/deps.sh
+source "$here/lib/deps.sh"
+cd "$ARGUS_ROOT"
+
+ARGUS_ARM64_CRATES="${ARGUS_ARM64_CRATES:-argus-config argus-proto argus-sentinel-common argus-kronos argus-enforcer}"
+locked=()
+[ -n "${CI:-}" ] && locked=(--locked)
+
+times_file="$ARGUS_ROOT/target/test-all-times.txt"
+mkdir -p "$ARGUS_ROOT/target"
+: >"$times_file"
+failed=()
+t_start=$SECONDS
+
+wanted() {
+    local s="$1"
+    if [ -n "${ARGUS_ONLY:-}" ]; then [[ ",$ARGUS_ONLY," == *",$s,"* ]] || return 1; fi
+    [[ ",${ARGUS_SKIP:-}," != *",$s,"* ]]
+}
+
+# step <name> <command...>: runs one step, records its duration and result.
+step() {
+    local name="$1" t0 rc
+    shift
+    wanted "$name" || { printf '%-8s skipped\n' "$name" >>"$times_file"; return 0; }
+    argus_log "[$name] $*"
+    t0=$SECONDS
+    "$@"
+    rc=$?
+    printf '%-8s %4ds  %s\n' "$name" $((SECONDS - t0)) "$([ $rc = 0 ] && echo ok || echo "FAILED (exit $rc)")" >>"$times_file"
+    [ $rc = 0 ] || failed+=("$name")
+    return 0
+}
+
+do_deps() { (set -e; argus_deps test); }
+
+do_deb() { "$here/build-deb.sh" amd64 arm64; }
+
+do_install() {
+    if [ "$(id -u)" -ne 0 ]; then
+        argus_warn "install test needs root: skipped"
+        return 0
+    fi
+    local version
+    version="$(ls "$ARGUS_ROOT"/target/debian/argus_*_amd64.deb 2>/dev/null | sort -V | tail -1)"
+    [ -n "$version" ] || { argus_warn "no amd64 .deb built"; return 1; }
+    "$here/test-install.sh" "$version"
+}
+
+do_arm64() {
+    (
+        set -e
+        argus_rust_target aarch64-unknown-linux-gnu
+        argus_cross_env
+        local pkgs=() c
+        for c in $ARGUS_ARM64_CRATES; do pkgs+=(-p "$c"); done
+        # ORT for the CNN tests: the aarch64 library, loaded by the aarch64 test binary under qemu.
+        ORT_DYLIB_PATH="$(argus_ort_lib arm64)" \
+            cargo test "${locked[@]}" --target aarch64-unknown-linux-gnu "${pkgs[@]}"
+    )
+}
+
+do_models() {
+    if [ -f models/train/check.py ]; then
+        python3 models/train/check.py
+    else
+        echo "models/train/check.py not present: nothing to check"
+    fi
+}
+
+# ORT_DYLIB_PATH for the host's tests is set by argus_deps; make sure it is set even with ARGUS_SKIP=deps.
+step deps do_deps
+argus_cargo_path
+if [ -z "${ORT_DYLIB_PATH:-}" ]; then
+    ORT_DYLIB_PATH="$(argus_ort_lib "$(dpkg --print-architecture)" 2>/dev/null)" && export ORT_DYLIB_PATH
+fi
+step fmt cargo fmt --all -- --check
+step clippy cargo clippy "${locked[@]}" --workspace --all-targets -- -D warnings
+step deb do_deb
+step install do_install
+step arm64 do_arm64
+step models do_models
+
+# Timings so far (the final test step's own time is in cargo's summary), then the tests.
+{
+    echo
+    echo "test-all: step timings (2-core budget: 90 min total)"
+    sed 's/^/  /' "$times_file"
+    [ ${#failed[@]} -eq 0 ] || echo "  failed so far: ${failed[*]}"
+    echo
+} >&2
+if [ "$(id -u)" -ne 0 ]; then
+    argus_warn "not root: the root-only tests (network namespaces, XDP) will fail; run: sudo packaging/test-all.sh"
+fi
+# shellcheck disable=SC2086
+step test cargo test "${locked[@]}" --workspace ${ARGUS_TEST_ARGS:-}
+
+echo "total    $((SECONDS - t_start))s" >>"$times_file"
+if [ ${#failed[@]} -ne 0 ]; then
+    echo "test-all: FAILED steps: ${failed[*]} (timings: target/test-all-times.txt)" >&2
+    exit 1
+fi
