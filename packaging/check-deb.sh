@@ -92,6 +92,14 @@ need="$(for f in "$r"/usr/bin/* "$r"/usr/lib/argus/libonnxruntime.so; do readelf
     grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -Vu | tail -1)"
 check "Depends libc6 (>= ${libc_min:-?}) covers GLIBC_$need" bash -c "[ -n '$libc_min' ] && [ \"\$(printf '%s\n%s\n' '$need' '$libc_min' | sort -V | tail -1)\" = '$libc_min' ]"
 
+# Raspberry Pi OS runs the Pi 5 with 16 KB pages: every ELF's LOAD segments must be aligned to >= 16 KB.
+if [ "$arch" = arm64 ]; then
+    for f in "$r"/usr/bin/* "$r"/usr/lib/argus/libonnxruntime.so; do
+        min_align="$(readelf -lW "$f" | awk '$1 == "LOAD" {print $NF}' | sort -u | while read -r a; do printf '%d\n' "$a"; done | sort -n | head -1)"
+        check "$(basename "$f"): LOAD segments aligned for 16 KB pages (min $min_align)" test "${min_align:-0}" -ge 16384
+    done
+fi
+
 # The XDP object is embedded in argus-sentinel (no separate .o shipped).
 check "no separate BPF object shipped" bash -c "! grep -Eq '\\.o$|\\.bpf' '$contents'"
 
