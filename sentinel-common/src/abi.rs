@@ -27,8 +27,9 @@ pub const BLOCKLIST_DEFAULT_ENTRIES: u32 = 1_048_576;
 pub const ALLOWLIST_DEFAULT_ENTRIES: u32 = 65_536;
 /// `ARGUS_FLOWS_DEFAULT_ENTRIES`.
 pub const FLOWS_DEFAULT_ENTRIES: u32 = 262_144;
-/// `ARGUS_IFACES_MAX_ENTRIES`.
-pub const IFACES_MAX_ENTRIES: u32 = 64;
+/// `ARGUS_IFACES_MAX_ENTRIES`: IFACES is indexed by ifindex, so only
+/// interfaces with a smaller ifindex can be given a role.
+pub const IFACES_MAX_ENTRIES: u32 = 16_384;
 /// `ARGUS_EVENTS_DEFAULT_BYTES`.
 pub const EVENTS_DEFAULT_BYTES: u32 = 4 * 1024 * 1024;
 
@@ -36,11 +37,13 @@ pub const EVENTS_DEFAULT_BYTES: u32 = 4 * 1024 * 1024;
 pub mod map_names {
     /// LPM trie of never-dropped prefixes.
     pub const ALLOWLIST: &str = "ALLOWLIST";
-    /// LPM trie of banned prefixes.
+    /// LPM trie of banned prefixes shorter than a host.
     pub const BLOCKLIST: &str = "BLOCKLIST";
+    /// Hash of banned single addresses ([`super::HostKey`]).
+    pub const BLOCKHOSTS: &str = "BLOCKHOSTS";
     /// Array holding one [`super::ConfigValue`].
     pub const CONFIG: &str = "CONFIG";
-    /// Hash of ifindex to [`super::IfaceValue`].
+    /// Array indexed by ifindex of [`super::IfaceValue`].
     pub const IFACES: &str = "IFACES";
     /// Per-CPU array holding one [`super::Stats`].
     pub const STATS: &str = "STATS";
@@ -49,7 +52,9 @@ pub mod map_names {
     /// Ring buffer of [`super::NewFlowEvent`] and [`super::SampleEvent`].
     pub const EVENTS: &str = "EVENTS";
     /// Every map, in a stable order.
-    pub const ALL: [&str; 7] = [ALLOWLIST, BLOCKLIST, CONFIG, IFACES, STATS, FLOWS, EVENTS];
+    pub const ALL: [&str; 8] = [
+        ALLOWLIST, BLOCKLIST, BLOCKHOSTS, CONFIG, IFACES, STATS, FLOWS, EVENTS,
+    ];
 }
 
 /// Name of the XDP program (function) in the object.
@@ -109,7 +114,16 @@ pub struct RawLpmKey {
     pub addr: [u8; 16],
 }
 
-/// `struct argus_block_value`: BLOCKLIST value.
+/// `struct argus_host_key`: key of BLOCKHOSTS (one address, 16 bytes,
+/// IPv4-mapped, network byte order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HostKey {
+    /// Address, network byte order.
+    pub addr: [u8; 16],
+}
+
+/// `struct argus_block_value`: BLOCKLIST and BLOCKHOSTS value.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BlockValue {
@@ -326,6 +340,7 @@ impl SampleEvent {
 // arrays, with explicit padding fields (asserted below), so every bit pattern
 // is valid and there are no uninitialised bytes.
 unsafe impl aya::Pod for RawLpmKey {}
+unsafe impl aya::Pod for HostKey {}
 unsafe impl aya::Pod for BlockValue {}
 unsafe impl aya::Pod for AllowValue {}
 unsafe impl aya::Pod for ConfigValue {}
@@ -343,6 +358,7 @@ const _: () = {
     assert!(size_of::<RawLpmKey>() == 20);
     assert!(offset_of!(RawLpmKey, addr) == 4);
 
+    assert!(size_of::<HostKey>() == 16);
     assert!(size_of::<BlockValue>() == 40);
     assert!(offset_of!(BlockValue, bytes) == 8);
     assert!(offset_of!(BlockValue, would_drop) == 16);

@@ -71,6 +71,15 @@ impl LpmKey {
         })
     }
 
+    /// The key of a single address given as the 16 key bytes (BLOCKHOSTS
+    /// stores only the address).
+    pub fn host_bytes(addr: [u8; 16]) -> Self {
+        Self(RawLpmKey {
+            prefixlen: LPM_MAX_PREFIXLEN,
+            addr,
+        })
+    }
+
     /// Wraps a key read from the kernel, clearing bits past the prefix.
     pub fn from_raw(raw: RawLpmKey) -> Result<Self, KeyError> {
         if raw.prefixlen > LPM_MAX_PREFIXLEN {

@@ -5,7 +5,8 @@
 //! map type and key/value sizes against this build's ABI, so a map pinned by
 //! an incompatible build is refused instead of misread.
 //!
-//! Ownership (docs/architecture.md): the enforcer writes [`Blocklist`],
+//! Ownership (docs/architecture.md): the enforcer writes [`Blocklist`]
+//! (BLOCKLIST and BLOCKHOSTS),
 //! [`Allowlist`] and the dry-run bit of [`ConfigMap`]; sentinel writes the
 //! rest of [`ConfigMap`] and [`Ifaces`], and reads [`Flows`] and [`Events`].
 
@@ -18,9 +19,9 @@ use aya::maps::{Array, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray, Ri
 use ipnet::IpNet;
 
 use crate::abi::{
-    map_names, AllowValue, BlockValue, ConfigValue, FlowKey, FlowValue, IfaceValue, NewFlowEvent,
-    RawLpmKey, SampleEvent, Stats, CFG_F_DROP_LAN_TO_BANNED, CFG_F_DRY_RUN, EVENT_NEW_FLOW,
-    EVENT_SAMPLE, MAX_SAMPLE_BYTES,
+    map_names, AllowValue, BlockValue, ConfigValue, FlowKey, FlowValue, HostKey, IfaceValue,
+    NewFlowEvent, RawLpmKey, SampleEvent, Stats, CFG_F_DROP_LAN_TO_BANNED, CFG_F_DRY_RUN,
+    EVENT_NEW_FLOW, EVENT_SAMPLE, LPM_MAX_PREFIXLEN, MAX_SAMPLE_BYTES,
 };
 use crate::entry::{BlockEntry, Role};
 use crate::key::LpmKey;
@@ -124,40 +125,64 @@ fn from_aya_key(path: &Path, k: &Key<[u8; 16]>) -> Result<LpmKey, MapsError> {
     })
 }
 
-/// The BLOCKLIST LPM trie.
+/// The blocklist: single addresses in the BLOCKHOSTS hash, shorter
+/// prefixes in the BLOCKLIST trie (the kernel checks the hash first, which
+/// is a longest-prefix match over both; see `argus_shared.h`). This handle
+/// routes every operation to the right map.
 #[derive(Debug)]
 pub struct Blocklist {
     path: PathBuf,
     trie: LpmTrie<MapData, [u8; 16], BlockValue>,
+    hosts_path: PathBuf,
+    hosts: HashMap<MapData, HostKey, BlockValue>,
 }
 
 impl Blocklist {
-    /// Opens `<pin_dir>/BLOCKLIST`.
+    /// Opens `<pin_dir>/BLOCKLIST` and `<pin_dir>/BLOCKHOSTS`.
     pub fn open(pin_dir: &Path) -> Result<Self, MapsError> {
         let (path, trie) = open_typed(pin_dir, map_names::BLOCKLIST)?;
-        Ok(Self { path, trie })
+        let (hosts_path, hosts) = open_typed(pin_dir, map_names::BLOCKHOSTS)?;
+        Ok(Self {
+            path,
+            trie,
+            hosts_path,
+            hosts,
+        })
     }
 
     /// Inserts or replaces the entry for `entry.prefix`, writing its
     /// counters as given (zero for [`BlockEntry::new`]).
     pub fn insert(&mut self, entry: &BlockEntry) -> Result<(), MapsError> {
         let (key, value) = entry.to_kv();
-        self.trie
-            .insert(&aya_key(&key), value, 0)
-            .map_err(|source| MapsError::Op {
-                path: self.path.clone(),
-                op: "insert",
-                source,
-            })
+        let res = match host_key(&key) {
+            Some(h) => self
+                .hosts
+                .insert(h, value, 0)
+                .map_err(|e| (&self.hosts_path, e)),
+            None => self
+                .trie
+                .insert(&aya_key(&key), value, 0)
+                .map_err(|e| (&self.path, e)),
+        };
+        res.map_err(|(path, source)| MapsError::Op {
+            path: path.clone(),
+            op: "insert",
+            source,
+        })
     }
 
     /// Removes the exact prefix; `Ok(false)` if it was not there.
     pub fn remove(&mut self, prefix: IpNet) -> Result<bool, MapsError> {
-        match self.trie.remove(&aya_key(&LpmKey::from_net(prefix))) {
+        let key = LpmKey::from_net(prefix);
+        let (path, res) = match host_key(&key) {
+            Some(h) => (&self.hosts_path, self.hosts.remove(&h)),
+            None => (&self.path, self.trie.remove(&aya_key(&key))),
+        };
+        match res {
             Ok(()) => Ok(true),
             Err(e) if is_not_found(&e) => Ok(false),
             Err(source) => Err(MapsError::Op {
-                path: self.path.clone(),
+                path: path.clone(),
                 op: "remove",
                 source,
             }),
@@ -167,6 +192,14 @@ impl Blocklist {
     /// Every entry with its counters (one syscall pair per entry).
     pub fn list(&self) -> Result<Vec<BlockEntry>, MapsError> {
         let mut out = Vec::new();
+        for item in self.hosts.iter() {
+            let (k, v) = item.map_err(|source| MapsError::Op {
+                path: self.hosts_path.clone(),
+                op: "iterate",
+                source,
+            })?;
+            out.push(BlockEntry::from_kv(&LpmKey::host_bytes(k.addr), &v));
+        }
         for item in self.trie.iter() {
             let (k, v) = item.map_err(|source| MapsError::Op {
                 path: self.path.clone(),
@@ -178,19 +211,34 @@ impl Blocklist {
         Ok(out)
     }
 
-    /// The entry the data plane would match for `addr` (longest prefix),
-    /// with its counters; `None` if no prefix covers it.
+    /// The value the data plane would match for `addr` (host entry, else
+    /// longest prefix), with its counters; `None` if nothing covers it.
     pub fn lookup(&self, addr: IpAddr) -> Result<Option<BlockValue>, MapsError> {
-        match self.trie.get(&aya_key(&LpmKey::host(addr)), 0) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(source) => Err(MapsError::Op {
-                path: self.path.clone(),
-                op: "lookup",
-                source,
-            }),
+        let key = LpmKey::host(addr);
+        let hk = HostKey { addr: key.addr() };
+        for (path, res) in [
+            (&self.hosts_path, self.hosts.get(&hk, 0)),
+            (&self.path, self.trie.get(&aya_key(&key), 0)),
+        ] {
+            match res {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) if is_not_found(&e) => {}
+                Err(source) => {
+                    return Err(MapsError::Op {
+                        path: path.clone(),
+                        op: "lookup",
+                        source,
+                    })
+                }
+            }
         }
+        Ok(None)
     }
+}
+
+/// The BLOCKHOSTS key of a single-address LPM key, `None` for prefixes.
+fn host_key(key: &LpmKey) -> Option<HostKey> {
+    (key.prefixlen() == LPM_MAX_PREFIXLEN).then(|| HostKey { addr: key.addr() })
 }
 
 /// One ALLOWLIST entry with its counters.
@@ -383,61 +431,47 @@ impl StatsMap {
     }
 }
 
-/// The IFACES hash (ifindex to role).
-#[derive(Debug)]
+/// The IFACES array (ifindex to role; unset entries are WAN).
 pub struct Ifaces {
     path: PathBuf,
-    map: HashMap<MapData, u32, IfaceValue>,
+    array: Array<MapData, IfaceValue>,
 }
 
 impl Ifaces {
     /// Opens `<pin_dir>/IFACES`.
     pub fn open(pin_dir: &Path) -> Result<Self, MapsError> {
-        let (path, map) = open_typed(pin_dir, map_names::IFACES)?;
-        Ok(Self { path, map })
+        let (path, array) = open_typed(pin_dir, map_names::IFACES)?;
+        Ok(Self { path, array })
     }
 
-    /// Sets the role of `ifindex`.
+    /// Sets the role of `ifindex`; fails (naming the limit) when the
+    /// ifindex is beyond the array ([`crate::abi::IFACES_MAX_ENTRIES`]).
     pub fn set(&mut self, ifindex: u32, role: Role) -> Result<(), MapsError> {
         let value = IfaceValue {
             role: role.to_raw(),
             flags: 0,
         };
-        self.map
-            .insert(ifindex, value, 0)
+        self.array
+            .set(ifindex, value, 0)
             .map_err(|source| MapsError::Op {
                 path: self.path.clone(),
-                op: "insert",
+                op: "set role",
                 source,
             })
     }
 
-    /// Forgets `ifindex` (it becomes WAN); `Ok(false)` if it was not there.
-    pub fn remove(&mut self, ifindex: u32) -> Result<bool, MapsError> {
-        match self.map.remove(&ifindex) {
-            Ok(()) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
+    /// The role the data plane applies to `ifindex` (WAN when unset or out
+    /// of range).
+    pub fn get(&self, ifindex: u32) -> Result<Role, MapsError> {
+        match self.array.get(&ifindex, 0) {
+            Ok(v) => Ok(Role::from_raw(v.role)),
+            Err(MapError::OutOfBounds { .. }) => Ok(Role::Wan),
             Err(source) => Err(MapsError::Op {
                 path: self.path.clone(),
-                op: "remove",
+                op: "read role",
                 source,
             }),
         }
-    }
-
-    /// Every configured interface.
-    pub fn list(&self) -> Result<Vec<(u32, Role)>, MapsError> {
-        self.map
-            .iter()
-            .map(|r| {
-                r.map(|(k, v)| (k, Role::from_raw(v.role)))
-                    .map_err(|source| MapsError::Op {
-                        path: self.path.clone(),
-                        op: "iterate",
-                        source,
-                    })
-            })
-            .collect()
     }
 }
 
@@ -592,4 +626,4 @@ macro_rules! debug_by_path {
         }
     )+};
 }
-debug_by_path!(ConfigMap, StatsMap, Events);
+debug_by_path!(ConfigMap, StatsMap, Ifaces, Events);

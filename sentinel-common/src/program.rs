@@ -13,7 +13,7 @@ use aya::programs::{ProgramError, TestRun, TestRunOptions, Xdp};
 use aya::{Ebpf, EbpfError, EbpfLoader};
 
 use crate::abi::{
-    self, map_names, AllowValue, BlockValue, ConfigValue, FlowKey, FlowValue, IfaceValue,
+    self, map_names, AllowValue, BlockValue, ConfigValue, FlowKey, FlowValue, HostKey, IfaceValue,
     RawLpmKey, Stats, PROGRAM_NAME,
 };
 use crate::maps::pin_path;
@@ -22,7 +22,8 @@ use crate::XDP_OBJECT;
 /// Capacities of the sized maps, normally taken from the configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapSizes {
-    /// BLOCKLIST max_entries.
+    /// max_entries of BLOCKLIST (prefixes) and of BLOCKHOSTS (single
+    /// addresses) each.
     pub blocklist: u32,
     /// ALLOWLIST max_entries.
     pub allowlist: u32,
@@ -100,13 +101,14 @@ fn expected_shape(name: &str) -> (MapType, usize, usize) {
             size_of::<RawLpmKey>(),
             size_of::<AllowValue>(),
         ),
+        map_names::BLOCKHOSTS => (MapType::Hash, size_of::<HostKey>(), size_of::<BlockValue>()),
         map_names::BLOCKLIST => (
             MapType::LpmTrie,
             size_of::<RawLpmKey>(),
             size_of::<BlockValue>(),
         ),
         map_names::CONFIG => (MapType::Array, 4, size_of::<ConfigValue>()),
-        map_names::IFACES => (MapType::Hash, 4, size_of::<IfaceValue>()),
+        map_names::IFACES => (MapType::Array, 4, size_of::<IfaceValue>()),
         map_names::STATS => (MapType::PerCpuArray, 4, size_of::<Stats>()),
         map_names::FLOWS => (
             MapType::LruHash,
@@ -163,6 +165,7 @@ impl Dataplane {
         let mut ebpf = EbpfLoader::new()
             .default_map_pin_directory(pin_dir)
             .map_max_entries(map_names::BLOCKLIST, sizes.blocklist)
+            .map_max_entries(map_names::BLOCKHOSTS, sizes.blocklist)
             .map_max_entries(map_names::ALLOWLIST, sizes.allowlist)
             .map_max_entries(map_names::FLOWS, sizes.flows)
             .map_max_entries(map_names::EVENTS, sizes.events_bytes)

@@ -57,6 +57,10 @@ fn model_and_kernel_agree_on_every_case() {
         BlockEntry::new(net("10.203.4.0/22"), ReasonCode::StaticList),
         BlockEntry::new(net("10.203.4.128/25"), ReasonCode::StaticList).monitored(),
         BlockEntry::new(net("10.203.9.5/32"), ReasonCode::Payload),
+        // Host entries (BLOCKHOSTS) beat covering prefixes (BLOCKLIST):
+        BlockEntry::new(net("10.203.1.9/32"), ReasonCode::Manual).monitored(),
+        BlockEntry::new(net("10.203.3.9/32"), ReasonCode::Manual),
+        BlockEntry::new(net("fd00:203:3::9/128"), ReasonCode::Manual),
         BlockEntry::new(net("fd00:203:1::/64"), ReasonCode::Manual),
         BlockEntry::new(net("fd00:203:2::1/128"), ReasonCode::Manual),
         BlockEntry::new(net("fd00:203:3::/48"), ReasonCode::Manual).monitored(),
@@ -72,6 +76,9 @@ fn model_and_kernel_agree_on_every_case() {
     let probes = [
         "10.203.1.7",
         "10.203.1.8",
+        "10.203.1.9",
+        "10.203.3.9",
+        "fd00:203:3::9",
         "10.203.2.5",
         "10.203.2.6",
         "10.203.3.1",
@@ -102,18 +109,14 @@ fn model_and_kernel_agree_on_every_case() {
         });
         model.dry_run = dry_run;
         model.drop_lan_to_banned = drop_lan;
-        // (model role, ingress ifindex, IFACES entry for lo)
+        // (model role, ingress ifindex, IFACES entry for lo); ifindex 0 is a
+        // run without an interface.
         for (role, ifindex, lo_role) in [
-            (Role::Wan, 0, None),
-            (Role::Wan, LO_IFINDEX, Some(Role::Wan)),
-            (Role::Lan, LO_IFINDEX, Some(Role::Lan)),
+            (Role::Wan, 0, Role::Wan),
+            (Role::Wan, LO_IFINDEX, Role::Wan),
+            (Role::Lan, LO_IFINDEX, Role::Lan),
         ] {
-            match lo_role {
-                Some(r) => ifaces.set(LO_IFINDEX, r).unwrap(),
-                None => {
-                    ifaces.remove(LO_IFINDEX).unwrap();
-                }
-            }
+            ifaces.set(LO_IFINDEX, lo_role).unwrap();
             for p in probes {
                 let addr = ip(p);
                 let peer = if addr.is_ipv4() {
@@ -151,7 +154,7 @@ fn model_and_kernel_agree_on_every_case() {
             }
         }
     }
-    assert_eq!(checked, 4 * 3 * 16 * 2);
+    assert_eq!(checked, 4 * 3 * probes.len() * 2);
 }
 
 fn delta(a: &Stats, b: &Stats) -> Stats {
@@ -237,33 +240,50 @@ fn blocklist_holds_far_more_than_1024_entries() {
         MapSizes::default(),
     );
     let mut b = h.blocklist();
-    let mut last = None;
-    for i in 0..20_000u32 {
-        let a = std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(10, 203, 0, 0)) + i);
-        let n = IpNet::from(IpAddr::V4(a));
-        b.insert(&BlockEntry::new(n, ReasonCode::StaticList))
-            .unwrap();
-        last = Some(a);
+    let v4 = |base: [u8; 4], off: u32| {
+        IpAddr::V4(std::net::Ipv4Addr::from(u32::from_be_bytes(base) + off))
+    };
+    // 20,000 IPv4 hosts (10.203.0.0 ..= 10.203.78.31) and 5,000 IPv6 hosts
+    // go to BLOCKHOSTS...
+    for i in 0..20_000 {
+        let e = BlockEntry::new(IpNet::from(v4([10, 203, 0, 0], i)), ReasonCode::StaticList);
+        b.insert(&e).unwrap();
     }
     for i in 0..5_000u128 {
-        let a = std::net::Ipv6Addr::from(u128::from(ip6("fd00:203:5::")) + i);
-        b.insert(&BlockEntry::new(
-            IpNet::from(IpAddr::V6(a)),
-            ReasonCode::StaticList,
-        ))
-        .unwrap();
+        let a = IpAddr::V6(std::net::Ipv6Addr::from(
+            u128::from(ip6("fd00:203:5::")) + i,
+        ));
+        b.insert(&BlockEntry::new(IpNet::from(a), ReasonCode::StaticList))
+            .unwrap();
     }
-    assert_eq!(b.list().unwrap().len(), 25_000);
-    let last = IpAddr::V4(last.unwrap());
-    assert_eq!(h.run(&udp(last, ip("10.203.200.1"))), XDP_DROP);
+    // ...and 2,000 /28s (10.203.128.0 ..= 10.203.252.255) to the BLOCKLIST
+    // trie, so both hold far more than the old prototype's 1024.
+    for i in 0..2_000 {
+        let n = IpNet::new(v4([10, 203, 128, 0], i << 4), 28).unwrap();
+        b.insert(&BlockEntry::new(n, ReasonCode::StaticList))
+            .unwrap();
+    }
+    assert_eq!(b.list().unwrap().len(), 27_000);
+    let peer4 = ip("10.203.100.1");
+    let peer6 = ip("fd00:203:100::1");
     assert_eq!(
-        h.run(&udp(ip("fd00:203:5::1387"), ip("fd00:203:100::1"))),
-        XDP_DROP
+        h.run(&udp(ip("10.203.78.31"), peer4)),
+        XDP_DROP,
+        "last v4 host"
     );
+    assert_eq!(h.run(&udp(ip("10.203.78.32"), peer4)), XDP_PASS);
     assert_eq!(
-        h.run(&udp(ip("fd00:203:5::1388"), ip("fd00:203:100::1"))),
-        XDP_PASS
+        h.run(&udp(ip("fd00:203:5::1387"), peer6)),
+        XDP_DROP,
+        "last v6 host"
     );
+    assert_eq!(h.run(&udp(ip("fd00:203:5::1388"), peer6)), XDP_PASS);
+    assert_eq!(
+        h.run(&udp(ip("10.203.252.255"), peer4)),
+        XDP_DROP,
+        "last /28"
+    );
+    assert_eq!(h.run(&udp(ip("10.203.253.0"), peer4)), XDP_PASS);
 }
 
 fn ip6(s: &str) -> std::net::Ipv6Addr {
@@ -275,11 +295,22 @@ fn maps_api_round_trips() {
     let h = Harness::new("maps_api_round_trips");
     let mut b = h.blocklist();
     let e = BlockEntry::new(net("10.203.3.0/24"), ReasonCode::Other(99)).monitored();
-    b.insert(&e).unwrap();
-    assert_eq!(b.list().unwrap(), vec![e]);
-    assert!(b.remove(net("10.203.3.0/24")).unwrap());
-    assert!(!b.remove(net("10.203.3.0/24")).unwrap());
+    let host4 = BlockEntry::new(net("10.203.3.3/32"), ReasonCode::Manual);
+    let host6 = BlockEntry::new(net("fd00:203::3/128"), ReasonCode::Rate);
+    for x in [&e, &host4, &host6] {
+        b.insert(x).unwrap();
+    }
+    let mut listed = b.list().unwrap();
+    listed.sort_by_key(|x| x.prefix);
+    assert_eq!(listed, vec![e, host4, host6]);
+    assert_eq!(b.lookup(ip("10.203.3.3")).unwrap().unwrap().reason, 1);
+    assert_eq!(b.lookup(ip("10.203.3.4")).unwrap().unwrap().reason, 99);
+    for p in ["10.203.3.0/24", "10.203.3.3/32", "fd00:203::3/128"] {
+        assert!(b.remove(net(p)).unwrap(), "{p}");
+        assert!(!b.remove(net(p)).unwrap(), "{p}");
+    }
     assert!(b.list().unwrap().is_empty());
+    assert!(b.lookup(ip("10.203.3.3")).unwrap().is_none());
 
     let mut a = h.allowlist();
     a.insert(net("fd00:203::/32")).unwrap();
@@ -303,9 +334,12 @@ fn maps_api_round_trips() {
     );
 
     let mut i = h.ifaces();
+    assert_eq!(i.get(7).unwrap(), Role::Wan, "unset is WAN");
     i.set(7, Role::Lan).unwrap();
-    assert_eq!(i.list().unwrap(), vec![(7, Role::Lan)]);
-    assert!(i.remove(7).unwrap());
+    assert_eq!(i.get(7).unwrap(), Role::Lan);
+    let limit = argus_sentinel_common::abi::IFACES_MAX_ENTRIES;
+    assert!(i.set(limit, Role::Lan).is_err(), "beyond the array");
+    assert_eq!(i.get(limit).unwrap(), Role::Wan);
 }
 
 #[test]

@@ -47,18 +47,35 @@
 #define ARGUS_BLOCKLIST_DEFAULT_ENTRIES 1048576
 #define ARGUS_ALLOWLIST_DEFAULT_ENTRIES 65536
 #define ARGUS_FLOWS_DEFAULT_ENTRIES 262144
-#define ARGUS_IFACES_MAX_ENTRIES 64
+/* IFACES is an array indexed by ifindex: interfaces whose ifindex is not
+ * below this cannot be given a role (they are WAN). */
+#define ARGUS_IFACES_MAX_ENTRIES 16384
 /* Ring buffer size in bytes (a power of two multiple of the page size). */
 #define ARGUS_EVENTS_DEFAULT_BYTES (4 * 1024 * 1024)
 
 /* ------------------------------------------------------------------------
  * ALLOWLIST / BLOCKLIST (BPF_MAP_TYPE_LPM_TRIE, BPF_F_NO_PREALLOC)
+ * BLOCKHOSTS (BPF_MAP_TYPE_HASH, BPF_F_NO_PREALLOC)
+ *
+ * The blocklist is split by prefix length: single addresses (IPv4 /32,
+ * IPv6 /128) live in the BLOCKHOSTS hash, shorter prefixes in the
+ * BLOCKLIST trie. A host entry is always the longest possible match, so
+ * "BLOCKHOSTS first, then BLOCKLIST" is exactly a longest-prefix match over
+ * both, while the lookup cost of the (typically huge) set of banned hosts
+ * stays O(1) instead of growing with the trie depth (log2 of the entries).
+ * Userspace (sentinel-common's maps::Blocklist) routes entries; a host
+ * written into the trie directly still matches, only slower.
  * ------------------------------------------------------------------------ */
 
 /* Key of both LPM tries. prefixlen counts bits of addr from the first byte;
  * IPv4 a.b.c.d/n is ::ffff:a.b.c.d/(96 + n). */
 struct argus_lpm_key {
 	__u32 prefixlen;
+	__u8 addr[16];
+};
+
+/* Key of BLOCKHOSTS: one address, same encoding as argus_lpm_key.addr. */
+struct argus_host_key {
 	__u8 addr[16];
 };
 
@@ -81,7 +98,7 @@ enum argus_reason {
  * even when the global DRY_RUN flag is off (staged rollout of one ban). */
 #define ARGUS_BLOCK_F_MONITOR (1U << 0)
 
-/* BLOCKLIST value. Counters are updated by the XDP program with atomic adds;
+/* BLOCKLIST and BLOCKHOSTS value. Counters are updated by the XDP program with atomic adds;
  * userspace writes the whole value when it (re)inserts an entry. */
 struct argus_block_value {
 	/* Packets that matched this entry (dropped or would-drop). */
@@ -133,11 +150,12 @@ struct argus_config {
 };
 
 /* ------------------------------------------------------------------------
- * IFACES (BPF_MAP_TYPE_HASH, ifindex -> struct argus_iface)
+ * IFACES (BPF_MAP_TYPE_ARRAY indexed by ifindex -> struct argus_iface)
  * ------------------------------------------------------------------------ */
 
-/* An interface missing from IFACES is handled as WAN: the source check is
- * the safe default for an interface nobody described. */
+/* An interface without an entry (all-zero value, or ifindex out of range)
+ * is handled as WAN: the source check is the safe default for an interface
+ * nobody described. */
 enum argus_role {
 	ARGUS_ROLE_WAN = 0,
 	ARGUS_ROLE_LAN = 1,
@@ -316,6 +334,7 @@ struct argus_sample_event {
 
 ARGUS_ASSERT_SIZE(argus_lpm_key, 20);
 ARGUS_ASSERT_OFF(argus_lpm_key, addr, 4);
+ARGUS_ASSERT_SIZE(argus_host_key, 16);
 ARGUS_ASSERT_SIZE(argus_block_value, 40);
 ARGUS_ASSERT_OFF(argus_block_value, bytes, 8);
 ARGUS_ASSERT_OFF(argus_block_value, would_drop, 16);

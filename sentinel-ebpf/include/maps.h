@@ -26,7 +26,19 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } ALLOWLIST SEC(".maps");
 
-/* Banned prefixes with per-entry counters. */
+/* Banned single addresses (IPv4 /32, IPv6 /128) with per-entry counters;
+ * looked up before BLOCKLIST (see argus_shared.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct argus_host_key);
+	__type(value, struct argus_block_value);
+	/* Sized like BLOCKLIST but allocated per entry, not up front. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, ARGUS_BLOCKLIST_DEFAULT_ENTRIES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} BLOCKHOSTS SEC(".maps");
+
+/* Banned prefixes shorter than a host, with per-entry counters. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct argus_lpm_key);
@@ -45,11 +57,12 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } CONFIG SEC(".maps");
 
-/* ifindex -> role. A hash (not an array indexed by ifindex) because
- * ifindexes are unbounded (they keep growing in hosts that create
- * containers or veths); missing interfaces are WAN. */
+/* ifindex -> role. An array indexed by ifindex rather than a hash: the
+ * verifier inlines array lookups (a few instructions instead of a hashed
+ * lookup on every packet). Unset entries and ifindexes beyond the array are
+ * WAN. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct argus_iface);
 	__uint(max_entries, ARGUS_IFACES_MAX_ENTRIES);

@@ -91,7 +91,10 @@ static __always_inline int argus_policy(const union argus_addr *addr,
 		return ARGUS_VERDICT_PASS;
 	}
 
-	block = bpf_map_lookup_elem(&BLOCKLIST, &key);
+	/* Host bans first: O(1) whatever their number (argus_shared.h). */
+	block = bpf_map_lookup_elem(&BLOCKHOSTS, key.addr);
+	if (!block)
+		block = bpf_map_lookup_elem(&BLOCKLIST, &key);
 	if (!block)
 		return ARGUS_VERDICT_PASS;
 	__sync_fetch_and_add(&block->packets, 1);
