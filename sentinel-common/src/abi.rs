@@ -247,21 +247,21 @@ pub struct FlowKey {
 pub struct FlowDir {
     /// Packets.
     pub packets: u64,
-    /// Sum of L2 frame lengths.
+    /// Sum of IP packet lengths (header + payload, bounded by the frame).
     pub bytes: u64,
     /// First packet, `CLOCK_MONOTONIC` ns (0 = none).
     pub first_seen_ns: u64,
     /// Last packet, `CLOCK_MONOTONIC` ns (0 = none).
     pub last_seen_ns: u64,
-    /// Sum of squared L2 frame lengths.
+    /// Sum of squared IP packet lengths.
     pub size_sumsq: u64,
-    /// Sum of inter-arrival times (µs); `packets - 1` of them.
-    pub iat_sum_us: u64,
+    /// Sum of inter-arrival times (ns); `packets - 1` of them.
+    pub iat_sum_ns: u64,
     /// Sum of squared inter-arrival times (µs²).
     pub iat_sumsq_us: u64,
-    /// Smallest frame length (`u32::MAX` before the first packet).
+    /// Smallest IP packet length (`u32::MAX` before the first packet).
     pub size_min: u32,
-    /// Largest frame length.
+    /// Largest IP packet length.
     pub size_max: u32,
     /// TCP flags ORed.
     pub tcp_flags: u32,
@@ -279,8 +279,12 @@ pub struct FlowValue {
     pub initiator_ifindex: u32,
     /// 1 if the initiator is the key's lo side.
     pub initiator_is_lo: u8,
+    /// ICMP/ICMPv6 type of the first packet (0 for other protocols).
+    pub icmp_type: u8,
+    /// ICMP/ICMPv6 code of the first packet (0 for other protocols).
+    pub icmp_code: u8,
     /// Zero.
-    pub pad: [u8; 3],
+    pub pad: u8,
 }
 
 /// `struct argus_new_flow_event`.
@@ -392,6 +396,7 @@ const _: () = {
     assert!(size_of::<FlowDir>() == 72);
     assert!(offset_of!(FlowDir, first_seen_ns) == 16);
     assert!(offset_of!(FlowDir, size_sumsq) == 32);
+    assert!(offset_of!(FlowDir, iat_sum_ns) == 40);
     assert!(offset_of!(FlowDir, iat_sumsq_us) == 48);
     assert!(offset_of!(FlowDir, size_min) == 56);
     assert!(offset_of!(FlowDir, size_max) == 60);
@@ -401,6 +406,8 @@ const _: () = {
     assert!(size_of::<FlowValue>() == 152);
     assert!(offset_of!(FlowValue, initiator_ifindex) == 144);
     assert!(offset_of!(FlowValue, initiator_is_lo) == 148);
+    assert!(offset_of!(FlowValue, icmp_type) == 149);
+    assert!(offset_of!(FlowValue, icmp_code) == 150);
 
     assert!(size_of::<NewFlowEvent>() == 64);
     assert!(offset_of!(NewFlowEvent, ts_ns) == 8);

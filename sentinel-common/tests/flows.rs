@@ -67,7 +67,8 @@ fn tcp_conversation_exact_counters() {
         } else {
             DIR_REVERSE
         }];
-        let len = frame.len() as u64;
+        // Flows count IP lengths: the frame minus its Ethernet header.
+        let len = frame.len() as u64 - 14;
         d.packets += 1;
         d.bytes += len;
         d.size_sumsq += len * len;
@@ -106,14 +107,15 @@ fn tcp_conversation_exact_counters() {
             g.first_seen_ns > 0 && g.last_seen_ns >= g.first_seen_ns,
             "{what}"
         );
-        // The inter-arrival sum telescopes to last - first (each gap is
-        // truncated to whole microseconds, so at most 1 us per gap lower).
-        let span_us = (g.last_seen_ns - g.first_seen_ns) / 1000;
+        // Each packet's gap is measured against its predecessor (xchg), so
+        // the inter-arrival sum telescopes exactly to last - first.
+        assert_eq!(g.iat_sum_ns, g.last_seen_ns - g.first_seen_ns, "{what} iat");
+        let mean_us = g.iat_sum_ns as f64 / 1000.0 / (g.packets - 1) as f64;
+        let mean_sq = g.iat_sumsq_us as f64 / (g.packets - 1) as f64;
         assert!(
-            g.iat_sum_us <= span_us && g.iat_sum_us + g.packets >= span_us,
-            "{what} iat"
+            mean_sq + 2.0 * mean_us + 1.0 >= mean_us * mean_us,
+            "{what}: E[x²] ≥ E[x]²"
         );
-        assert!(g.iat_sumsq_us >= g.iat_sum_us * g.iat_sum_us / (g.packets - 1).max(1));
     }
     assert!(got.dir[DIR_REVERSE].first_seen_ns >= got.dir[DIR_FORWARD].first_seen_ns);
     let s = h.stats();
@@ -216,6 +218,8 @@ fn padding_is_not_payload_and_caps_apply() {
     assert_eq!(h.run(&ack), XDP_PASS);
     let evs = events.drain();
     assert_eq!(evs.len(), 1, "only NEW_FLOW: {evs:?}");
+    let (_, f) = h.flows().list().unwrap()[0];
+    assert_eq!(f.dir[0].bytes, 40, "IP length, not the padded frame");
     // A 1400-byte payload is cut to the 512-byte maximum.
     assert_eq!(h.run(&tcp(true, PSH | ACK, &[0xAB; 1400])), XDP_PASS);
     let evs = events.drain();

@@ -349,6 +349,12 @@ fn icmp_echo_merges_request_and_reply() {
         );
         let f = h.flows().get(&key).unwrap().expect("echo flow");
         assert_eq!((f.dir[0].packets, f.dir[1].packets), (1, 1), "{a}");
+        let want_type = if proto == 1 { 8 } else { 128 };
+        assert_eq!(
+            (f.icmp_type, f.icmp_code),
+            (want_type, 0),
+            "{a}: first packet's type"
+        );
 
         // Other ICMP types (here: destination unreachable) have no id: port 0.
         let mut unreach = req.clone().payload(b"").build();

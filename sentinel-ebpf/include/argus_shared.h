@@ -238,19 +238,23 @@ enum argus_direction {
 /* Per-direction counters; updated with atomics (see argus_xdp.c). */
 struct argus_flow_dir {
 	__u64 packets;
-	/* Sum of L2 frame lengths (the "sum" of the size statistics). */
+	/* Sum of IP packet lengths (IPv4 total length, IPv6 40 + payload
+	 * length, bounded by the frame), i.e. the "sum" of the size
+	 * statistics. IP lengths, not frame lengths, so Ethernet padding and
+	 * VLAN tags do not skew them and pcap input gives the same numbers. */
 	__u64 bytes;
 	/* bpf_ktime_get_ns() of the first/last packet, 0 = none yet. */
 	__u64 first_seen_ns;
 	__u64 last_seen_ns;
-	/* Sum of squares of L2 frame lengths. */
+	/* Sum of squares of IP packet lengths. */
 	__u64 size_sumsq;
-	/* Inter-arrival times between consecutive packets of this direction,
-	 * in microseconds (squares of nanoseconds overflow within seconds);
-	 * there are packets - 1 of them. */
-	__u64 iat_sum_us;
+	/* Inter-arrival times between consecutive packets of this direction
+	 * (there are packets - 1 of them): their sum in nanoseconds, and the
+	 * sum of their squares in microseconds^2 (squares of nanoseconds
+	 * overflow a u64 within seconds). */
+	__u64 iat_sum_ns;
 	__u64 iat_sumsq_us;
-	/* Smallest/largest L2 frame length; size_min is UINT32_MAX until the
+	/* Smallest/largest IP packet length; size_min is UINT32_MAX until the
 	 * first packet. */
 	__u32 size_min;
 	__u32 size_max;
@@ -267,7 +271,11 @@ struct argus_flow_value {
 	__u32 initiator_ifindex;
 	/* 1 if the initiator is the key's lo side, 0 if it is the hi side. */
 	__u8 initiator_is_lo;
-	__u8 pad[3];
+	/* ICMP/ICMPv6 type and code of the first packet (0 for other
+	 * protocols): flow records name ICMP flows by them. */
+	__u8 icmp_type;
+	__u8 icmp_code;
+	__u8 pad;
 };
 
 /* ------------------------------------------------------------------------
@@ -362,6 +370,7 @@ ARGUS_ASSERT_OFF(argus_flow_key, pad, 37);
 ARGUS_ASSERT_SIZE(argus_flow_dir, 72);
 ARGUS_ASSERT_OFF(argus_flow_dir, first_seen_ns, 16);
 ARGUS_ASSERT_OFF(argus_flow_dir, size_sumsq, 32);
+ARGUS_ASSERT_OFF(argus_flow_dir, iat_sum_ns, 40);
 ARGUS_ASSERT_OFF(argus_flow_dir, iat_sumsq_us, 48);
 ARGUS_ASSERT_OFF(argus_flow_dir, size_min, 56);
 ARGUS_ASSERT_OFF(argus_flow_dir, size_max, 60);
@@ -370,6 +379,8 @@ ARGUS_ASSERT_OFF(argus_flow_dir, samples, 68);
 ARGUS_ASSERT_SIZE(argus_flow_value, 152);
 ARGUS_ASSERT_OFF(argus_flow_value, initiator_ifindex, 144);
 ARGUS_ASSERT_OFF(argus_flow_value, initiator_is_lo, 148);
+ARGUS_ASSERT_OFF(argus_flow_value, icmp_type, 149);
+ARGUS_ASSERT_OFF(argus_flow_value, icmp_code, 150);
 ARGUS_ASSERT_SIZE(argus_new_flow_event, 64);
 ARGUS_ASSERT_OFF(argus_new_flow_event, ts_ns, 8);
 ARGUS_ASSERT_OFF(argus_new_flow_event, key, 16);

@@ -39,6 +39,8 @@ struct argus_pkt {
 	union argus_addr dst;
 	/* ctx->data_end - ctx->data. */
 	__u32 frame_len;
+	/* IP packet length (header + payload) bounded by the frame. */
+	__u32 ip_len;
 	/* Offset of the L4 payload from ctx->data (valid if has_l4). */
 	__u32 payload_off;
 	/* L4 payload bytes present in the frame, bounded by the IP length so
@@ -50,6 +52,9 @@ struct argus_pkt {
 	__u8 proto;
 	/* TCP flags byte (FIN..CWR), 0 for other protocols. */
 	__u8 tcp_flags;
+	/* ICMP/ICMPv6 type and code, 0 for other protocols. */
+	__u8 icmp_type;
+	__u8 icmp_code;
 	/* The packet can be keyed as a flow (L4 header complete, not a
 	 * non-first fragment). */
 	__u8 has_l4;
@@ -150,6 +155,8 @@ static __always_inline void argus_parse_l4(struct argus_pkt *p, void *l4,
 			return;
 		}
 		hdr_len = ARGUS_ICMP_HDR_LEN;
+		p->icmp_type = ih->type;
+		p->icmp_code = ih->code;
 		req = is_v6 ? ARGUS_ICMPV6_ECHO_REQUEST : ARGUS_ICMP_ECHO_REQUEST;
 		rep = is_v6 ? ARGUS_ICMPV6_ECHO_REPLY : ARGUS_ICMP_ECHO_REPLY;
 		/* Request and reply carry the same identifier: using it as
@@ -208,6 +215,7 @@ static __always_inline int argus_parse_ipv4(struct argus_pkt *p, void *data,
 	}
 	l3_off = l3 - data;
 	ip_end_off = argus_min_u32(l3_off + tot_len, p->frame_len);
+	p->ip_len = ip_end_off - l3_off;
 	argus_parse_l4(p, l3 + ihl, data_end, l3_off + ihl, ip_end_off, 0);
 	return ARGUS_PARSE_L3;
 }
@@ -234,6 +242,7 @@ static __always_inline int argus_parse_ipv6(struct argus_pkt *p, void *data,
 	ip_end_off = plen ? argus_min_u32(l3_off + sizeof(*ip6) + plen,
 					  p->frame_len)
 			  : p->frame_len;
+	p->ip_len = ip_end_off - l3_off;
 	nexthdr = ip6->nexthdr;
 	pos = ip6 + 1;
 

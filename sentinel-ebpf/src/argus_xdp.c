@@ -150,7 +150,8 @@ static __always_inline void argus_emit_new_flow(struct xdp_md *ctx,
  * it (or the entry another CPU created first). */
 static __always_inline struct argus_flow_value *
 argus_create_flow(struct xdp_md *ctx, const struct argus_flow_key *key,
-		  __u8 src_is_lo, __u64 now, struct argus_stats *st)
+		  const struct argus_pkt *p, __u8 src_is_lo, __u64 now,
+		  struct argus_stats *st)
 {
 	struct argus_flow_value init = {};
 	long err;
@@ -160,6 +161,8 @@ argus_create_flow(struct xdp_md *ctx, const struct argus_flow_key *key,
 	init.dir[ARGUS_DIR_REVERSE].size_min = 0xFFFFFFFF;
 	init.initiator_ifindex = ctx->ingress_ifindex;
 	init.initiator_is_lo = src_is_lo;
+	init.icmp_type = p->icmp_type;
+	init.icmp_code = p->icmp_code;
 
 	err = bpf_map_update_elem(&FLOWS, key, &init, BPF_NOEXIST);
 	if (err == 0) {
@@ -236,7 +239,7 @@ static __always_inline void argus_account_flow(struct xdp_md *ctx,
 	struct argus_flow_key key;
 	struct argus_flow_value *v;
 	struct argus_flow_dir *d;
-	__u64 prev, len = p->frame_len;
+	__u64 prev, len = p->ip_len;
 	__u8 src_is_lo = argus_src_is_lo(p), dir;
 
 	if (src_is_lo) {
@@ -255,7 +258,7 @@ static __always_inline void argus_account_flow(struct xdp_md *ctx,
 
 	v = bpf_map_lookup_elem(&FLOWS, &key);
 	if (!v) {
-		v = argus_create_flow(ctx, &key, src_is_lo, now, st);
+		v = argus_create_flow(ctx, &key, p, src_is_lo, now, st);
 		if (!v)
 			return;
 	}
@@ -275,11 +278,12 @@ static __always_inline void argus_account_flow(struct xdp_md *ctx,
 		 * first_seen_ns at creation, so this only fills reverse). */
 		__sync_val_compare_and_swap(&d->first_seen_ns, 0, now);
 	} else {
-		__u64 iat_us = now > prev ? (now - prev) / 1000 : 0;
+		__u64 iat_ns = now > prev ? now - prev : 0;
+		__u64 iat_us = iat_ns / 1000;
 
 		if (iat_us > ARGUS_IAT_CLAMP_US)
 			iat_us = ARGUS_IAT_CLAMP_US;
-		__sync_fetch_and_add(&d->iat_sum_us, iat_us);
+		__sync_fetch_and_add(&d->iat_sum_ns, iat_ns);
 		__sync_fetch_and_add(&d->iat_sumsq_us, iat_us * iat_us);
 	}
 	argus_atomic_min_u32(&d->size_min, len);
