@@ -9,10 +9,12 @@
 
 pub mod auth;
 pub mod clock;
+pub mod daemon;
 pub mod engine;
 pub mod kernel;
 pub mod lockout;
 pub mod policy;
 pub mod prefix;
+pub mod service;
 pub mod store;
 pub mod timefmt;

@@ -5,6 +5,7 @@
 //! data plane counts as `would_drop` but never drops.
 
 mod fake;
+mod pinned;
 
 use std::collections::BTreeSet;
 
@@ -13,6 +14,7 @@ use argus_proto::Reason;
 use ipnet::IpNet;
 
 pub use fake::FakeMaps;
+pub use pinned::PinnedMaps;
 
 /// Packet counters of one BLOCKLIST entry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
