@@ -105,23 +105,19 @@ pub fn benign_round(host: &Netns) -> Result<usize> {
         .context("run wrk")?;
     for name in ["example", "updates", "time"] {
         let query = format!("query {name}.lan A");
-        host.command("socat")
-            .args(["-T1", "-", &format!("UDP:{SERVER_V4}:{DNS_PORT}")])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .and_then(|mut c| {
-                use std::io::Write;
-                c.stdin.take().map(|mut s| s.write_all(query.as_bytes()));
-                c.wait()
-            })
-            .context("run socat")?;
+        socat_session(
+            host,
+            &format!("UDP:{SERVER_V4}:{DNS_PORT}"),
+            &[&query],
+            Duration::ZERO,
+        )?;
     }
-    host.command("socat")
-        .args(["-T1", "-", &format!("TCP:{SERVER_V4}:{SSH_PORT}")])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("fetch ssh banner")?;
+    socat_session(
+        host,
+        &format!("TCP:{SERVER_V4}:{SSH_PORT}"),
+        &[],
+        Duration::ZERO,
+    )?;
     Ok(failed)
 }
 
@@ -313,18 +309,8 @@ pub fn run_activity(host: &Netns, src: &str, activity: Activity) -> Result<()> {
                 } else {
                     format!("UDP4:{server}:{DNS_PORT},bind={src}")
                 };
-                let mut child = host
-                    .command("socat")
-                    .args(["-T1", "-", &bind])
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .context("run socat")?;
-                if let Some(mut stdin) = child.stdin.take() {
-                    use std::io::Write;
-                    let _ = stdin.write_all(format!("query {name}.lan A").as_bytes());
-                }
-                child.wait()?;
+                let query = format!("query {name}.lan A");
+                socat_session(host, &bind, &[&query], Duration::ZERO)?;
             }
         }
         Activity::Interactive => {
@@ -333,22 +319,35 @@ pub fn run_activity(host: &Netns, src: &str, activity: Activity) -> Result<()> {
             } else {
                 format!("TCP4:{server}:{SSH_PORT},bind={src}")
             };
-            let mut child = host
-                .command("socat")
-                .args(["-T3", "-", &target])
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null())
-                .spawn()
-                .context("run socat")?;
-            if let Some(mut stdin) = child.stdin.take() {
-                use std::io::Write;
-                for line in ["ls -la\n", "uptime\n", "exit\n"] {
-                    let _ = stdin.write_all(line.as_bytes());
-                    std::thread::sleep(Duration::from_millis(120));
-                }
-            }
-            child.wait()?;
+            socat_session(
+                host,
+                &target,
+                &["ls -la\n", "uptime\n", "exit\n"],
+                Duration::from_millis(120),
+            )?;
         }
     }
+    Ok(())
+}
+
+/// Connects socat to `address` from `host`, writes `lines` with `gap` between them, and waits for the
+/// session to end (socat's one-second idle timeout).
+fn socat_session(host: &Netns, address: &str, lines: &[&str], gap: Duration) -> Result<()> {
+    use std::io::Write;
+    let mut child = host
+        .command("socat")
+        .args(["-T1", "-", address])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("run socat")?;
+    if let Some(mut stdin) = child.stdin.take() {
+        for line in lines {
+            // The peer may close first (a banner service); what was sent is enough.
+            let _ = stdin.write_all(line.as_bytes());
+            std::thread::sleep(gap);
+        }
+    }
+    child.wait().context("wait for socat")?;
     Ok(())
 }
