@@ -5,7 +5,9 @@
 //! - [`key`]: address/prefix/flow key encoding (IPv4 as IPv4-mapped IPv6,
 //!   network byte order);
 //! - [`entry`]: typed list entries, reasons and interface roles;
-//! - [`model`]: a pure-Rust model of the policy decision;
+//! - [`model`]: pure-Rust models of the policy decision and of flow
+//!   accounting;
+//! - [`packet`]: the userspace twin of the XDP parser;
 //! - [`maps`]: typed access to the pinned maps (used by the enforcer and
 //!   sentinel);
 //! - [`program`]: loading the object (pinning/reusing maps) and
@@ -19,6 +21,7 @@ pub mod entry;
 pub mod key;
 pub mod maps;
 pub mod model;
+pub mod packet;
 pub mod program;
 
 /// Forces 8-byte alignment of the embedded object: the ELF parser reads

@@ -211,9 +211,10 @@ impl Dataplane {
     }
 
     /// Runs the program once on `frame` as if it arrived on
-    /// `ingress_ifindex` (0 = no interface, i.e. WAN; otherwise the
-    /// interface must exist in the caller's network namespace). Returns the
-    /// XDP action (`XDP_DROP` = 1, `XDP_PASS` = 2).
+    /// `ingress_ifindex`, which must exist in the caller's network
+    /// namespace; 0 leaves the choice to the kernel, which then reports the
+    /// namespace's loopback (ifindex 1). Returns the XDP action
+    /// (`XDP_DROP` = 1, `XDP_PASS` = 2).
     pub fn test_run(&self, frame: &[u8], ingress_ifindex: u32) -> Result<u32, DataplaneError> {
         Ok(self.run(frame, ingress_ifindex, 1)?.0)
     }

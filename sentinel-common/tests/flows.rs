@@ -8,6 +8,8 @@ mod common;
 use argus_sentinel_common::abi::{FlowValue, DIR_FORWARD, DIR_REVERSE};
 use argus_sentinel_common::key::{canonical_flow_key, Endpoint};
 use argus_sentinel_common::maps::{DataplaneConfig, Event};
+use argus_sentinel_common::model::FlowAccounting;
+use argus_sentinel_common::packet::{self, Parsed};
 use argus_sentinel_common::program::XDP_PASS;
 use common::{ip, Harness, Spec, ACK, FIN, L4, LO_IFINDEX, PSH, SYN};
 
@@ -232,4 +234,115 @@ fn padding_is_not_payload_and_caps_apply() {
     sampling(&h, 0, 8);
     assert_eq!(h.run(&tcp(false, PSH | ACK, b"reply")), XDP_PASS);
     assert!(events.drain().is_empty());
+}
+
+/// Zeroes what depends on the clock (the kernel's and the model's clocks
+/// differ), keeping every counter.
+fn timeless(mut v: FlowValue) -> FlowValue {
+    for d in &mut v.dir {
+        d.first_seen_ns = 0;
+        d.last_seen_ns = 0;
+        d.iat_sum_ns = 0;
+        d.iat_sumsq_us = 0;
+    }
+    v
+}
+
+#[test]
+fn accounting_model_matches_the_kernel() {
+    let h = Harness::new("accounting_model_matches_the_kernel");
+    sampling(&h, 32, 2);
+    let mut events = h.events();
+    let mut model = FlowAccounting::new(32, 2);
+    let v6 = |s: &str| ip(s);
+    let mut frames = Vec::new();
+    for (from_client, flags, payload) in [
+        (true, SYN, &b""[..]),
+        (false, SYN | ACK, b""),
+        (true, PSH | ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        (false, PSH | ACK, &[b'x'; 700][..]),
+        (true, FIN | ACK, b""),
+        (false, FIN | ACK, b""),
+    ] {
+        frames.push(tcp(from_client, flags, payload));
+    }
+    let echo = |a: &str, b: &str, req: bool| {
+        let l4 = if req {
+            L4::EchoRequest { id: 9, seq: 1 }
+        } else {
+            L4::EchoReply { id: 9, seq: 1 }
+        };
+        Spec::new(ip(a), ip(b), l4).payload(b"ping").build()
+    };
+    frames.push(echo(CLIENT, SERVER, true));
+    frames.push(echo(SERVER, CLIENT, false));
+    frames.push(echo("fd00:203::2", "fd00:203::1", true));
+    for i in 0..5u16 {
+        let s = Spec::new(
+            v6("fd00:203::2"),
+            v6("fd00:203::1"),
+            L4::Udp {
+                sport: 7000 + (i % 2),
+                dport: 53,
+            },
+        )
+        .payload(&vec![i as u8; 10 + usize::from(i)])
+        .vlans(usize::from(i % 3));
+        frames.push(s.build());
+    }
+    frames.push(
+        Spec::new(ip(CLIENT), ip(SERVER), L4::Udp { sport: 1, dport: 2 })
+            .ipv4_options(&[1, 1, 1, 1])
+            .payload(b"opt")
+            .build(),
+    );
+    let mut model_samples = Vec::new();
+    for (i, f) in frames.iter().enumerate() {
+        assert_eq!(h.run(f), XDP_PASS);
+        let Parsed::L3(info) = packet::parse(f) else {
+            panic!("frame {i}")
+        };
+        // Test runs without an interface arrive on loopback (ifindex 1).
+        let acc = model
+            .account(f, &info, 1_000 + i as u64 * 1_000, LO_IFINDEX)
+            .expect("keyable");
+        model_samples.extend(acc.sample);
+    }
+    let mut kernel = h.flows().list().unwrap();
+    kernel.sort_by_key(|(k, _)| *k);
+    let mut modeled: Vec<_> = model.flows().map(|(k, v)| (*k, *v)).collect();
+    modeled.sort_by_key(|(k, _)| *k);
+    assert_eq!(kernel.len(), 6, "tcp, 2 echo, 2 udp6, udp4");
+    assert_eq!(
+        kernel
+            .iter()
+            .map(|(k, v)| (*k, timeless(*v)))
+            .collect::<Vec<_>>(),
+        modeled
+            .iter()
+            .map(|(k, v)| (*k, timeless(*v)))
+            .collect::<Vec<_>>()
+    );
+    let kernel_samples: Vec<_> = events
+        .drain()
+        .into_iter()
+        .filter_map(|e| match e.unwrap() {
+            Event::Sample(s) => Some(s),
+            Event::NewFlow(_) => None,
+        })
+        .collect();
+    let strip = |s: &argus_sentinel_common::abi::SampleEvent| {
+        (
+            s.key,
+            s.direction,
+            s.index,
+            s.captured_len,
+            s.payload_len,
+            s.payload().to_vec(),
+        )
+    };
+    assert_eq!(
+        kernel_samples.iter().map(|s| strip(s)).collect::<Vec<_>>(),
+        model_samples.iter().map(|s| strip(s)).collect::<Vec<_>>()
+    );
 }

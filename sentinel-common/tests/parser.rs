@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use argus_sentinel_common::abi::{FlowKey, Stats};
 use argus_sentinel_common::entry::{BlockEntry, ReasonCode};
 use argus_sentinel_common::key::{canonical_flow_key, Endpoint};
+use argus_sentinel_common::packet::{self, Parsed};
 use argus_sentinel_common::program::{XDP_DROP, XDP_PASS};
 use common::{ip, Harness, Spec, ACK, L4, PSH, SYN};
 
@@ -161,6 +162,16 @@ fn truncation_at_every_byte() {
                 assert_eq!(action == XDP_DROP, want_drop, "{case}");
                 let failed = after.parse_failed - before.parse_failed;
                 assert_eq!(failed, u64::from(cut < lay.l4_end), "parse_failed: {case}");
+                // The userspace twin stops at the same byte.
+                let twin_failed = match packet::parse(&frame[..cut]) {
+                    Parsed::NonIp => false,
+                    Parsed::NoL3 => true,
+                    Parsed::L3(p) => {
+                        assert_eq!(p.has_l4, cut >= lay.l4_end, "twin has_l4: {case}");
+                        p.failed
+                    }
+                };
+                assert_eq!(u64::from(twin_failed), failed, "twin: {case}");
                 assert_eq!(
                     after.passed + after.dropped,
                     before.passed + before.dropped + 1

@@ -109,8 +109,8 @@ fn model_and_kernel_agree_on_every_case() {
         });
         model.dry_run = dry_run;
         model.drop_lan_to_banned = drop_lan;
-        // (model role, ingress ifindex, IFACES entry for lo); ifindex 0 is a
-        // run without an interface.
+        // (model role, ingress ifindex, IFACES entry for lo); ifindex 0
+        // lets the kernel pick, and it picks loopback.
         for (role, ifindex, lo_role) in [
             (Role::Wan, 0, Role::Wan),
             (Role::Wan, LO_IFINDEX, Role::Wan),
