@@ -17,12 +17,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use argus_config::Config;
 use ort::environment::Environment;
 use ort::session::Session;
 use ort::value::TensorRef;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::engine::{excerpt, InspectRequest, PayloadVerdict};
 use crate::model::sha256_hex;
 
 /// The metadata `format_version` this build reads.
@@ -347,6 +349,35 @@ impl PayloadCnn {
             .map(|row| decide(row, self.benign, self.threshold))
             .collect())
     }
+    /// Classifies the payloads of `requests` in one batch and turns the answers into the
+    /// engine's [`PayloadVerdict`]s.
+    pub fn judge(&mut self, requests: &[InspectRequest]) -> Result<Vec<PayloadVerdict>, CnnError> {
+        let payloads: Vec<&[u8]> = requests.iter().map(|r| r.bytes.as_slice()).collect();
+        let classes = self.classify(&payloads)?;
+        Ok(requests
+            .iter()
+            .zip(classes)
+            .map(|(r, c)| PayloadVerdict {
+                source: r.source,
+                flow: r.flow,
+                class: self.class_name(c.class).to_owned(),
+                probability: c.probability,
+                attack: c.attack,
+                model: self.version.clone(),
+                excerpt: excerpt(&r.bytes),
+            })
+            .collect())
+    }
+}
+
+/// Loads the CNN `cfg` asks for: `Ok(None)` when `kronos.cnn.enabled` is false.
+pub fn load_from_config(cfg: &Config) -> Result<Option<PayloadCnn>, CnnError> {
+    let c = &cfg.kronos.cnn;
+    if !c.enabled {
+        return Ok(None);
+    }
+    let env = init_runtime(&runtime_library(c.runtime_library.as_deref())?)?;
+    PayloadCnn::load(&cfg.model_path(&c.model), &env, c.threshold).map(Some)
 }
 
 /// Applies the decision rule to one row of logits.

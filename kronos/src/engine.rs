@@ -306,6 +306,8 @@ impl Engine {
 
         self.counters.scored += 1;
         features::vector_into(rec, state, &mut self.vector);
+        // Scoring clamps the vector in place; the baseline keeps it as extracted.
+        let raw = baseline_due.then(|| self.vector.clone());
         let rule = rules::strongest(state.summaries());
         let rule_strength = rule.as_ref().map_or(0.0, |r| r.strength);
         let mut snapshot = Snapshot {
@@ -317,11 +319,11 @@ impl Engine {
             ..Snapshot::default()
         };
         if let Some(model) = &self.model {
-            match model.detector().score(&self.vector) {
+            match model.score(&mut self.vector) {
                 Ok(scores) => {
                     snapshot.forest = Some(scores.forest.0);
                     snapshot.deviation = Some(scores.deviation.0);
-                    snapshot.anomaly = model.anomaly(&scores);
+                    snapshot.anomaly = model.anomaly(&scores).max(rule_strength);
                     snapshot.top_features = scores
                         .top_features
                         .iter()
@@ -349,9 +351,9 @@ impl Engine {
         };
         let calm =
             anomaly < self.policy.params().anomaly_threshold && rule_strength < REASON_MIN_STRENGTH;
-        if baseline_due && (calm || forgiven) {
+        if let Some(raw) = raw.filter(|_| calm || forgiven) {
             memo.last_baseline_ns = Some(now_ns);
-            out.baseline.push(self.vector.clone());
+            out.baseline.push(raw);
             self.counters.baseline_rows += 1;
         }
         let assessment = Assessment {

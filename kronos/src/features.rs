@@ -531,6 +531,15 @@ pub fn vector_into(rec: &FlowRecord, state: &SourceState, out: &mut Vec<f64>) {
     state.push_features(out);
 }
 
+/// Whether only high values of the feature named `name` can signal an attack: every source
+/// window feature except `packets_per_flow` (scans send few packets per flow). A source seen
+/// for the first time has low counts in every window; that is ordinary, so the model treats
+/// values below the baseline median of these features as the median (see
+/// [`crate::model::fit`]).
+pub fn is_upper_tail_only(name: &str) -> bool {
+    name.starts_with("src") && !name.ends_with(".packets_per_flow")
+}
+
 /// Feature names for the given windows: flow features, then `src<W>s.<name>` per window.
 pub fn feature_names(windows_secs: &[u64]) -> Result<Vec<String>, FeatureError> {
     if windows_secs.is_empty() {
@@ -733,5 +742,15 @@ mod tests {
             feature_names(&[10, 60]).unwrap().len(),
             N_FLOW_FEATURES + 2 * WINDOW_FEATURE_NAMES.len()
         );
+        let names = feature_names(&[10]).unwrap();
+        let one_sided: Vec<&str> = names
+            .iter()
+            .filter(|n| is_upper_tail_only(n))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(one_sided.len(), WINDOW_FEATURE_NAMES.len() - 1);
+        assert!(one_sided.contains(&"src10s.dst_ports"));
+        assert!(!one_sided.contains(&"src10s.packets_per_flow"));
+        assert!(!one_sided.contains(&"flow.fwd_packets"));
     }
 }

@@ -9,6 +9,10 @@
 //! high-risk threshold: a ban on model evidence alone needs a feature far outside its baseline
 //! spread. See `docs/scoring.md`.
 //!
+//! Features where only high values can signal an attack ([`is_upper_tail_only`]) are clamped
+//! from below at their baseline median, in fitting and in scoring alike, so a new source's low
+//! counts are "normal", not "deviating": their deviation is one-sided.
+//!
 //! A saved model is the detector file (see [`crate::persist`]) plus a JSON sidecar
 //! (`<file>.json`, [`ModelInfo`]) for people and `argusctl`.
 
@@ -16,13 +20,15 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use argus_config::Kronos;
+use argus_config::{Config, Kronos};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
+use tracing::{error, info, warn};
 
 use crate::calibrate::{CalibrationParams, HoldoutOrder};
 use crate::detector::{DetectorError, Scores};
+use crate::features::is_upper_tail_only;
 use crate::forest::ForestParams;
 use crate::robust::RobustParams;
 use crate::{Detector, FeatureMatrix, FitParams, PersistError};
@@ -93,6 +99,7 @@ pub struct ActiveModel {
     detector: Detector,
     version: String,
     bootstrap: bool,
+    floors: Vec<f64>,
 }
 
 impl ActiveModel {
@@ -105,20 +112,23 @@ impl ActiveModel {
     ) -> Result<Self, ModelError> {
         let detector = Detector::load_expecting(path, feature_names)?;
         let version = file_version(path, bootstrap)?;
-        Ok(Self {
-            detector,
-            version,
-            bootstrap,
-        })
+        Ok(Self::new(detector, version, bootstrap))
     }
 
     /// Wraps a detector already saved under `version`.
     pub fn new(detector: Detector, version: String, bootstrap: bool) -> Self {
         Self {
+            floors: floors(&detector),
             detector,
             version,
             bootstrap,
         }
+    }
+
+    /// Scores `x` (clamping its one-sided features at their floors first, in place).
+    pub fn score(&self, x: &mut [f64]) -> Result<Scores, DetectorError> {
+        clamp(x, &self.floors);
+        self.detector.score(x)
     }
 
     /// The combined anomaly score of `scores` (see the module documentation).
@@ -150,6 +160,37 @@ impl ActiveModel {
     }
 }
 
+/// The model to start with: the locally learned one (`learned`, under `paths.state_dir`) if it
+/// loads, else the shipped bootstrap model (`kronos.isolation_forest.bootstrap_model`). When
+/// neither is usable this says so loudly and returns `None`: kronos then runs on behaviour rules
+/// and the CNN only.
+pub fn load_configured(
+    cfg: &Config,
+    learned: &Path,
+    feature_names: &[String],
+) -> Option<ActiveModel> {
+    if learned.exists() {
+        match ActiveModel::load(learned, feature_names, false) {
+            Ok(m) => {
+                info!(model = %m.version(), samples = m.training_samples(), "using the locally learned model");
+                return Some(m);
+            }
+            Err(e) => warn!(error = %e, "ignoring the locally learned model"),
+        }
+    }
+    let bootstrap = cfg.model_path(&cfg.kronos.isolation_forest.bootstrap_model);
+    match ActiveModel::load(&bootstrap, feature_names, true) {
+        Ok(m) => {
+            info!(model = %m.version(), samples = m.training_samples(), "using the bootstrap model");
+            Some(m)
+        }
+        Err(e) => {
+            error!(error = %e, "NO ANOMALY MODEL: the bootstrap model is unusable; scoring with behaviour rules and the payload CNN only until a baseline is learned");
+            None
+        }
+    }
+}
+
 /// Fitting parameters from the configuration (trees, subsample, holdout, quantile), with
 /// [`MIN_FEATURE_SCALE`] and a fixed seed so a baseline always gives the same model.
 pub fn fit_params(cfg: &Kronos) -> FitParams {
@@ -173,18 +214,53 @@ pub fn fit_params(cfg: &Kronos) -> FitParams {
     }
 }
 
-/// Fits a detector on baseline `rows` named `feature_names`.
+/// Fits a detector on baseline `rows` named `feature_names`, in two passes: the first finds the
+/// medians, the second fits on rows whose one-sided features are clamped at them (see the module
+/// documentation), so the thresholds are calibrated on the same clamped vectors the service
+/// scores.
 pub fn fit(
     rows: &FeatureMatrix,
     feature_names: &[String],
     cfg: &Kronos,
 ) -> Result<Detector, ModelError> {
-    Detector::fit(rows, feature_names.to_vec(), &fit_params(cfg)).map_err(|source| {
-        ModelError::Fit {
-            rows: rows.n_rows(),
-            source,
-        }
-    })
+    let params = fit_params(cfg);
+    let err = |source| ModelError::Fit {
+        rows: rows.n_rows(),
+        source,
+    };
+    let first = Detector::fit(rows, feature_names.to_vec(), &params).map_err(err)?;
+    let floors = floors(&first);
+    let mut values = Vec::with_capacity(rows.n_rows() * rows.n_features());
+    for row in rows.rows() {
+        let start = values.len();
+        values.extend_from_slice(row);
+        clamp(&mut values[start..], &floors);
+    }
+    let clamped = FeatureMatrix::from_row_major(values, rows.n_features())
+        .expect("clamping keeps the shape and finite values");
+    Detector::fit(&clamped, feature_names.to_vec(), &params).map_err(err)
+}
+
+/// Per-feature lower bounds: the baseline median for one-sided features, −∞ for the others.
+fn floors(detector: &Detector) -> Vec<f64> {
+    detector
+        .feature_names()
+        .iter()
+        .zip(detector.robust().feature_stats())
+        .map(|(name, stats)| {
+            if is_upper_tail_only(name) {
+                stats.median
+            } else {
+                f64::NEG_INFINITY
+            }
+        })
+        .collect()
+}
+
+fn clamp(x: &mut [f64], floors: &[f64]) {
+    for (v, f) in x.iter_mut().zip(floors) {
+        *v = v.max(*f);
+    }
 }
 
 /// Saves `detector` at `path` with its `<path>.json` sidecar and returns the model ready to use.
@@ -278,6 +354,28 @@ mod tests {
         // Other features: refused, naming the file.
         let err = ActiveModel::load(&path, &["a", "c"], false).unwrap_err();
         assert!(err.to_string().contains("model.bin"), "{err}");
+    }
+
+    #[test]
+    fn one_sided_features_do_not_deviate_below_their_median() {
+        let names = vec!["flow.x".to_owned(), "src10s.flows".to_owned()];
+        let detector = fit(&baseline(1000), &names, &small_cfg()).unwrap();
+        let model = ActiveModel::new(detector, "v".into(), false);
+        let medians: Vec<f64> = model
+            .detector()
+            .robust()
+            .feature_stats()
+            .iter()
+            .map(|s| s.median)
+            .collect();
+        let mut low = [medians[0], -100.0];
+        let s = model.score(&mut low).unwrap();
+        assert_eq!(low[1], medians[1]);
+        assert!(s.deviation.0 < 1e-9, "{s:?}");
+        let mut high = [medians[0], 100.0];
+        assert!(model.score(&mut high).unwrap().deviation.0 > 10.0);
+        let mut two_sided = [-100.0, medians[1]];
+        assert!(model.score(&mut two_sided).unwrap().deviation.0 > 10.0);
     }
 
     #[test]

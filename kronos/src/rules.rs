@@ -5,16 +5,18 @@
 //!
 //! | reason | shape | amount / limit in a window of `W` s |
 //! |---|---|---|
-//! | `port_scan` | ≥ 50 % of flows reset or unanswered | min(distinct ports or hosts, failed probes) / 25 |
+//! | `port_scan` | ≥ 50 % of flows reset or unanswered, ≤ 4 packets per flow | min(distinct ports or hosts, failed probes) / 25 |
 //! | `syn_flood` | ≥ 80 % SYN-only flows, ≤ 4 ports | SYN-only flows / max(100, W) |
 //! | `brute_force` | ≤ 3 services, ≤ 40 packets per flow | completed connections / max(30, W / 2) |
 //! | `flood` | any | packets sent / (1000 · W) |
 //!
 //! The strongest rule over all windows names the reason of a verdict (when its strength is at
-//! least [`REASON_MIN_STRENGTH`]); without an anomaly model, the strength is also the anomaly
-//! score (see `docs/scoring.md`); and vectors of sources matching a rule are kept out of the
-//! learned baseline, so a week of background scanning cannot teach the model that scans are
-//! normal.
+//! least [`REASON_MIN_STRENGTH`]); its strength is a floor of the anomaly score, which is the
+//! larger of the model's score and the rules' (and the rules' alone without a model; see
+//! `docs/scoring.md`); and vectors of sources matching a rule are kept out of the learned
+//! baseline, so a week of background scanning cannot teach the model that scans are normal.
+//! The limits are attack-level volumes: at 1.0 a source is watched, at 3.0 (the default
+//! high-risk threshold) banned.
 
 use argus_proto::Reason;
 
@@ -41,7 +43,7 @@ pub struct RuleMatch {
 fn strengths(s: &WindowSummary) -> [(Reason, Option<f64>); 4] {
     let w = s.window_secs as f64;
     let flows = s.flows.max(f64::MIN_POSITIVE);
-    let port_scan = (s.failed_probes() / flows >= 0.5)
+    let port_scan = (s.failed_probes() / flows >= 0.5 && s.packets_per_flow() <= 4.0)
         .then(|| s.dst_ports.max(s.dst_hosts).min(s.failed_probes()) / 25.0);
     let syn_flood =
         (s.syn_only / flows >= 0.8 && s.dst_ports <= 4.0).then(|| s.syn_only / w.max(100.0));
