@@ -6,9 +6,12 @@
 //! - [`kernel`]: the pinned BLOCKLIST/ALLOWLIST/CONFIG/STATS maps behind a trait.
 //! - [`engine`]: the state machine applying verdicts and argusctl requests, one transaction each.
 //! - [`auth`]: who may use the control socket.
+//! - [`service`], [`daemon`]: the sockets, the writer thread and the process.
+//! - [`ctl`]: the `argusctl` command line.
 
 pub mod auth;
 pub mod clock;
+pub mod ctl;
 pub mod daemon;
 pub mod engine;
 pub mod kernel;

@@ -1,5 +1,6 @@
 //! `argus-enforcer`: applies kronos's verdicts to the kernel blocklist and serves argusctl.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -23,6 +24,7 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("logging.level {:?}", cfg.logging.level))?;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match cfg.logging.format {
         LogFormat::Text => logs.init(),

@@ -241,3 +241,86 @@ async fn feedback_recorded_while_kronos_was_away_is_delivered_on_connect() {
     run.stop.take().unwrap().send(()).unwrap();
     run.server.await.unwrap();
 }
+
+/// Runs the argusctl binary against `socket`; returns (exit code, stdout, stderr).
+async fn argusctl(socket: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_argusctl"));
+    cmd.arg("--socket").arg(socket).args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn argusctl_commands_exit_codes_and_json() {
+    let mut run = start();
+    let sock = run.control_socket.clone();
+
+    let (code, out, err) = argusctl(
+        &sock,
+        &["block", "10.203.4.4", "--ttl", "2h", "--reason", "test"],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("blocked 10.203.4.4/32 until"), "{out}");
+    assert_eq!(
+        run.maps.blocks().get(&"10.203.4.4/32".parse().unwrap()),
+        Some(&false)
+    );
+
+    let (code, out, _) = argusctl(&sock, &["list"]).await;
+    assert_eq!(code, 0);
+    assert!(out.lines().next().unwrap().starts_with("PREFIX"), "{out}");
+    assert!(
+        out.contains("10.203.4.4/32") && out.contains("manual"),
+        "{out}"
+    );
+
+    let (code, out, _) = argusctl(&sock, &["list", "--json"]).await;
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["bans"][0]["prefix"], "10.203.4.4/32");
+
+    let (code, _, err) = argusctl(&sock, &["explain", "10.203.9.9"]).await;
+    assert_eq!(code, 2, "unknown address is not found: {err}");
+    assert!(err.contains("10.203.9.9 is not banned"), "{err}");
+
+    let (code, out, _) = argusctl(&sock, &["unblock", "10.203.4.4"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("false positive"), "{out}");
+    assert!(run.maps.blocks().is_empty());
+
+    let (code, out, _) = argusctl(&sock, &["unblock", "10.203.4.4", "--json"]).await;
+    assert_eq!(code, 2, "already lifted");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["error"]["kind"], "not_found");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("was unblocked"));
+
+    let (code, _, err) = argusctl(&sock, &["block", "10.203.4.0/16"]).await;
+    assert_eq!(code, 1, "host bits set");
+    assert!(err.contains("did you mean 10.203.0.0/16"), "{err}");
+    let (code, _, err) = argusctl(&sock, &["block", "10.203.4.4", "--ttl", "400d"]).await;
+    assert_eq!(code, 1, "longer than max_ttl");
+    assert!(err.contains("max_ttl_secs"), "{err}");
+
+    let (code, out, _) = argusctl(&sock, &["mode", "dry-run"]).await;
+    assert_eq!(code, 0);
+    assert_eq!(out, "mode dry-run (setting dry-run)\n");
+    let (code, out, _) = argusctl(&sock, &["status"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("mode") && out.contains("dry-run"), "{out}");
+    assert!(run.maps.dry_run());
+
+    run.stop.take().unwrap().send(()).unwrap();
+    run.server.await.unwrap();
+    let (code, _, err) = argusctl(&sock, &["status"]).await;
+    assert_eq!(code, 4, "enforcer gone: {err}");
+}

@@ -319,10 +319,16 @@ impl Engine {
         if bans.is_empty() {
             let message = match read.latest_ban_covering(prefix)? {
                 Some(b) => format!(
-                    "no active or simulated ban covers {prefix}; the last ban of {} ({}) is {:?} since {}",
+                    "no active or simulated ban covers {prefix}; the last ban of {} ({}) {} at {}",
                     b.prefix,
                     b.reason,
-                    b.state,
+                    match b.end_cause {
+                        Some(EndCause::Ttl) => "expired",
+                        Some(EndCause::Evicted) => "was evicted",
+                        Some(EndCause::Unblocked) => "was unblocked",
+                        Some(EndCause::Allowlisted) => "was lifted by an allow",
+                        None => "ended",
+                    },
                     b.ended_at.map(utc).unwrap_or_default()
                 ),
                 None => format!("no ban covers {prefix}: it was never banned"),

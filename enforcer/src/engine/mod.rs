@@ -93,6 +93,7 @@ pub struct Engine {
     /// Why the kernel maps may differ from SQLite; `None` once a reconciliation succeeded.
     kernel_problem: Option<String>,
     last_reconcile: Option<UnixTimeNs>,
+    last_system_read: Option<UnixTimeNs>,
     kronos: Option<KronosStatus>,
 }
 
@@ -132,6 +133,7 @@ impl Engine {
             evicted: 0,
             kernel_problem: Some("not reconciled yet".into()),
             last_reconcile: None,
+            last_system_read: None,
             kronos: None,
         };
         engine.load_mode()?;
@@ -197,6 +199,13 @@ impl Engine {
         let now = self.clock.now();
         self.apply_mode(now)?;
         self.expire(now)?;
+        // Anti-lockout must hold whether or not the kernel maps exist yet.
+        if self
+            .last_system_read
+            .is_none_or(|t| now.saturating_since(t) >= self.settings.reconcile_interval)
+        {
+            self.refresh_protection()?;
+        }
         match self.kernel.refresh() {
             MapsHealth::Missing { detail } => {
                 if self.kernel_problem.as_deref() != Some(detail.as_str()) {
@@ -224,9 +233,6 @@ impl Engine {
     /// Also stores the kernel's counters in SQLite.
     pub fn reconcile(&mut self) -> Result<ReconcileReport, StoreError> {
         let now = self.clock.now();
-        self.snapshot
-            .refresh(self.system.as_ref(), &self.settings.anti_lockout);
-        self.rebuild_protected()?;
         match self.reconcile_kernel() {
             Ok((report, counters)) => {
                 self.store.write(|w| {
@@ -314,6 +320,24 @@ impl Engine {
             }
         }
         Ok((report, kept))
+    }
+
+    /// Reads the system's own addresses, gateways and DNS servers again and rebuilds the protected
+    /// set (the kernel ALLOWLIST follows at the next reconciliation).
+    fn refresh_protection(&mut self) -> Result<(), StoreError> {
+        self.snapshot
+            .refresh(self.system.as_ref(), &self.settings.anti_lockout);
+        self.last_system_read = Some(self.clock.now());
+        let before = self.protected.prefixes();
+        self.rebuild_protected()?;
+        if self.protected.prefixes() != before {
+            tracing::info!(
+                protected = self.protected.entries().len(),
+                "protected prefixes (anti-lockout and allowlist) updated"
+            );
+            self.push_allowlist();
+        }
+        Ok(())
     }
 
     /// Rebuilds the protected set from its sources (after an allowlist change or a system reading).

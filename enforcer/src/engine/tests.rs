@@ -579,7 +579,7 @@ fn bad_control_input_is_a_clear_error_and_changes_nothing() {
         allow_for_secs: None,
     }));
     assert_eq!(kind, ControlErrorKind::NotFound);
-    assert!(msg.contains("Expired"), "{msg}");
+    assert!(msg.contains("expired at"), "{msg}");
 
     let (kind, _) = error_kind(h.ctl(ControlRequest::Block {
         prefix: net("10.203.9.9/32"),
@@ -665,6 +665,9 @@ fn kernel_maps_absent_at_start_are_filled_when_they_appear_and_after_recreation(
         maps.clone(),
     );
     assert!(h.engine.kernel_problem().is_some());
+    // Anti-lockout does not wait for the maps.
+    let o = h.verdict("10.203.0.254", Reason::PortScan);
+    assert!(matches!(suppression(&o), Suppression::Protected { .. }));
     // Verdicts are still committed while sentinel is away.
     banned(&h.verdict("10.203.1.1", Reason::PortScan));
     banned(&h.verdict("10.203.1.2", Reason::PortScan));
