@@ -10,7 +10,10 @@
 //! Scores lie in (0, 1]: around 0.5 and below is normal, approaching 1 is anomalous.
 //!
 //! Every node of every tree lives in one flat `Vec` of 16-byte nodes whose two children are
-//! adjacent, so scoring is a tight loop over a contiguous array with no allocation.
+//! adjacent, and a leaf points to itself. Scoring therefore needs neither allocation nor
+//! branches: it takes exactly as many steps as the deepest leaf in the forest, walking several
+//! trees in lockstep so that their (dependent, cache-missing) node loads overlap instead of
+//! queueing one behind the other.
 //!
 //! A known limit: splits are drawn inside the training range, so every point beyond the range
 //! in the same direction follows the same path; a point twice as far out as the training data
@@ -33,8 +36,12 @@ const EULER_GAMMA: f64 = 0.577_215_664_901_532_9;
 /// `kind` recorded in the envelope of a saved forest.
 const FILE_KIND: &str = "argus-kronos/isolation-forest";
 
-/// Marks a leaf in [`Node::feature`].
-const LEAF: u32 = u32::MAX;
+/// Largest number of nodes a forest may have: node indices are `u32`.
+const MAX_NODES: u32 = u32::MAX;
+
+/// Trees walked in lockstep when scoring: enough independent loads to hide memory latency,
+/// few enough that the walk state stays in registers.
+const LANES: usize = 8;
 
 /// Default number of trees; the original paper found path lengths converge well before 100.
 pub const DEFAULT_N_TREES: usize = 100;
@@ -138,14 +145,33 @@ pub enum ForestError {
 #[serde(transparent)]
 pub struct ForestScore(pub f64);
 
-/// One tree node. Internal: `x[feature] < value` goes to `left`, otherwise to `left + 1`.
-/// Leaf (`feature == LEAF`): `value` is the path length `depth + c(rows in leaf)`, precomputed
-/// so scoring only adds.
+/// One tree node: `x[feature] < threshold` goes to `left`, otherwise to `left + 1`.
+///
+/// A leaf has `left` pointing at itself and an infinite threshold, so a step from a leaf stays
+/// on it (every finite value is below the threshold). That lets scoring take the same number of
+/// steps in every tree with no test for "is this a leaf".
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Node {
-    value: f64,
+    threshold: f64,
     feature: u32,
     left: u32,
+}
+
+impl Node {
+    /// The leaf at index `index`.
+    fn leaf(index: usize) -> Self {
+        Self {
+            threshold: f64::INFINITY,
+            feature: 0,
+            left: index as u32,
+        }
+    }
+
+    /// Index of the next node for `x` (the node itself for a leaf).
+    #[inline(always)]
+    fn step(&self, x: &[f64]) -> usize {
+        self.left as usize + usize::from(x[self.feature as usize] >= self.threshold)
+    }
 }
 
 /// A fitted isolation forest.
@@ -155,8 +181,13 @@ pub struct IsolationForest {
     /// Effective ψ: the requested subsample size capped at the number of training rows.
     subsample_size: usize,
     max_depth: usize,
+    /// Depth of the deepest leaf in the forest: the number of steps scoring takes per tree.
+    depth: usize,
     /// All nodes of all trees; children always come after their parent.
     nodes: Vec<Node>,
+    /// Per node, the path length `h = depth + c(rows in leaf)` a vector ending there adds;
+    /// 0 for internal nodes. Kept apart from `nodes` so the walk touches 16 bytes per step.
+    path_lengths: Vec<f64>,
     /// Index of each tree's root in `nodes`.
     roots: Vec<u32>,
 }
@@ -186,13 +217,14 @@ impl IsolationForest {
         let max_nodes = params
             .n_trees
             .checked_mul(2 * subsample_size - 1)
-            .filter(|&n| n < LEAF as usize);
+            .filter(|&n| n <= MAX_NODES as usize);
         if max_nodes.is_none() {
-            return Err(ForestError::TooManyNodes { max: LEAF - 1 });
+            return Err(ForestError::TooManyNodes { max: MAX_NODES });
         }
 
         let mut builder = TreeBuilder::new(data, max_depth);
         let mut nodes = Vec::new();
+        let mut path_lengths = Vec::new();
         let mut roots = Vec::with_capacity(params.n_trees);
         for tree in 0..params.n_trees {
             // One independent ChaCha stream per tree: tree `t` depends only on the seed and
@@ -201,14 +233,17 @@ impl IsolationForest {
             rng.set_stream(tree as u64);
             let mut rows = index::sample(&mut rng, n_rows, subsample_size).into_vec();
             roots.push(nodes.len() as u32);
-            builder.grow(&mut rng, &mut rows, &mut nodes);
+            builder.grow(&mut rng, &mut rows, &mut nodes, &mut path_lengths);
         }
         nodes.shrink_to_fit();
+        path_lengths.shrink_to_fit();
         Ok(Self {
             n_features: data.n_features(),
             subsample_size,
             max_depth,
+            depth: builder.deepest,
             nodes,
+            path_lengths,
             roots,
         })
     }
@@ -233,16 +268,30 @@ impl IsolationForest {
 
     /// Sum over trees of `h(x)`.
     fn path_length_sum(&self, x: &[f64]) -> f64 {
-        let mut total = 0.0;
-        for &root in &self.roots {
-            let mut node = &self.nodes[root as usize];
-            while node.feature != LEAF {
-                let right = x[node.feature as usize] >= node.value;
-                node = &self.nodes[node.left as usize + usize::from(right)];
-            }
-            total += node.value;
+        let mut chunks = self.roots.chunks_exact(LANES);
+        let mut total: f64 = chunks
+            .by_ref()
+            .map(|roots| self.walk::<LANES>(roots, x))
+            .sum();
+        for root in chunks.remainder() {
+            total += self.walk::<1>(std::slice::from_ref(root), x);
         }
         total
+    }
+
+    /// Sum of `h(x)` over the `N` trees rooted at `roots`, walked in lockstep.
+    #[inline(always)]
+    fn walk<const N: usize>(&self, roots: &[u32], x: &[f64]) -> f64 {
+        let mut at = [0_usize; N];
+        for (a, &root) in at.iter_mut().zip(roots) {
+            *a = root as usize;
+        }
+        for _ in 0..self.depth {
+            for a in &mut at {
+                *a = self.nodes[*a].step(x);
+            }
+        }
+        at.iter().map(|&a| self.path_lengths[a]).sum()
     }
 
     /// Number of features the forest was trained on.
@@ -296,10 +345,12 @@ impl IsolationForest {
     }
 
     /// Checks the invariants scoring relies on, so a decodable but damaged file fails at load
-    /// rather than panicking (index out of bounds) or looping at score time.
+    /// rather than panicking (index out of bounds) or silently scoring wrong: every node is in
+    /// range and belongs to exactly one tree, and `depth` steps reach a leaf from every root.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.n_features == 0 || self.n_features >= LEAF as usize {
-            return Err(format!("feature count {} out of range", self.n_features));
+        let n = self.nodes.len();
+        if self.n_features == 0 {
+            return Err("no features".into());
         }
         if self.subsample_size < 2 {
             return Err(format!("subsample size {} below 2", self.subsample_size));
@@ -307,30 +358,58 @@ impl IsolationForest {
         if self.roots.is_empty() {
             return Err("no trees".into());
         }
-        if let Some(&root) = self.roots.iter().find(|&&r| r as usize >= self.nodes.len()) {
+        if self.path_lengths.len() != n || n > MAX_NODES as usize {
             return Err(format!(
-                "root {root} outside the {} nodes",
-                self.nodes.len()
+                "{n} nodes but {} path lengths",
+                self.path_lengths.len()
             ));
         }
-        for (i, node) in self.nodes.iter().enumerate() {
-            if !node.value.is_finite() {
-                return Err(format!("node {i} has a non-finite value"));
+        // How many times each node is entered: as a root or as a child; must be once.
+        let mut entries = vec![0_u8; n];
+        // Depth of each node, filled parent-first since children follow their parent.
+        let mut depth = vec![0_usize; n];
+        for &root in &self.roots {
+            let root = root as usize;
+            if root >= n {
+                return Err(format!("root {root} outside the {n} nodes"));
             }
-            if node.feature == LEAF {
+            entries[root] = entries[root].saturating_add(1);
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            let left = node.left as usize;
+            let path_length = self.path_lengths[i];
+            if left == i {
+                let sound = node.threshold == f64::INFINITY
+                    && path_length.is_finite()
+                    && path_length >= 0.0;
+                if !sound {
+                    return Err(format!("leaf {i} is malformed"));
+                }
                 continue;
             }
-            if node.feature as usize >= self.n_features {
-                return Err(format!(
-                    "node {i} splits on missing feature {}",
-                    node.feature
-                ));
-            }
-            // Children strictly after the parent guarantee every walk terminates.
-            let left = node.left as usize;
-            if left <= i || left + 1 >= self.nodes.len() {
+            if left < i || left + 1 >= n {
                 return Err(format!("node {i} has children out of order or range"));
             }
+            if node.feature as usize >= self.n_features || !node.threshold.is_finite() {
+                return Err(format!("node {i} has a bad split"));
+            }
+            if path_length != 0.0 {
+                return Err(format!("internal node {i} has a path length"));
+            }
+            for child in [left, left + 1] {
+                entries[child] = entries[child].saturating_add(1);
+                depth[child] = depth[i] + 1;
+            }
+        }
+        if let Some(i) = entries.iter().position(|&e| e != 1) {
+            return Err(format!("node {i} is entered {} times", entries[i]));
+        }
+        let deepest = depth.iter().copied().max().unwrap_or(0);
+        if deepest != self.depth {
+            return Err(format!(
+                "recorded depth {} but the deepest leaf is at {deepest}",
+                self.depth
+            ));
         }
         Ok(())
     }
@@ -371,6 +450,8 @@ struct Pending {
 struct TreeBuilder<'a> {
     data: &'a FeatureMatrix,
     max_depth: usize,
+    /// Depth of the deepest leaf grown so far.
+    deepest: usize,
     mins: Vec<f64>,
     maxs: Vec<f64>,
     splittable: Vec<usize>,
@@ -383,6 +464,7 @@ impl<'a> TreeBuilder<'a> {
         Self {
             data,
             max_depth,
+            deepest: 0,
             mins: vec![0.0; n],
             maxs: vec![0.0; n],
             splittable: Vec::with_capacity(n),
@@ -390,21 +472,25 @@ impl<'a> TreeBuilder<'a> {
         }
     }
 
-    /// Grows one tree over `rows` (indices into the data), appending its nodes to `nodes`.
-    /// Iterative rather than recursive so a large `max_depth` cannot overflow the stack.
-    fn grow(&mut self, rng: &mut ChaCha8Rng, rows: &mut [usize], nodes: &mut Vec<Node>) {
-        let placeholder = Node {
-            value: 0.0,
-            feature: LEAF,
-            left: 0,
-        };
+    /// Grows one tree over `rows` (indices into the data), appending its nodes to `nodes` and
+    /// their path lengths to `path_lengths`. Iterative rather than recursive so a large
+    /// `max_depth` cannot overflow the stack.
+    fn grow(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        rows: &mut [usize],
+        nodes: &mut Vec<Node>,
+        path_lengths: &mut Vec<f64>,
+    ) {
         self.stack.push(Pending {
             node: nodes.len(),
             start: 0,
             end: rows.len(),
             depth: 0,
         });
-        nodes.push(placeholder);
+        // Every node starts as a leaf and is overwritten if it is split.
+        nodes.push(Node::leaf(nodes.len()));
+        path_lengths.push(0.0);
         while let Some(p) = self.stack.pop() {
             let node_rows = &mut rows[p.start..p.end];
             let split = if p.depth < self.max_depth && node_rows.len() > 1 {
@@ -413,19 +499,17 @@ impl<'a> TreeBuilder<'a> {
                 None
             };
             let Some((feature, threshold)) = split else {
-                nodes[p.node] = Node {
-                    value: p.depth as f64 + average_path_length(node_rows.len()),
-                    feature: LEAF,
-                    left: 0,
-                };
+                path_lengths[p.node] = p.depth as f64 + average_path_length(node_rows.len());
+                self.deepest = self.deepest.max(p.depth);
                 continue;
             };
             let data = self.data;
             let n_left = partition(node_rows, |r| data.row(r)[feature] < threshold);
             let left = nodes.len();
-            nodes.extend([placeholder, placeholder]);
+            nodes.extend([Node::leaf(left), Node::leaf(left + 1)]);
+            path_lengths.extend([0.0, 0.0]);
             nodes[p.node] = Node {
-                value: threshold,
+                threshold,
                 feature: feature as u32,
                 left: left as u32,
             };
@@ -560,7 +644,7 @@ mod tests {
         assert_eq!(with(|p| p.max_depth = Some(0)), Err(ForestError::ZeroDepth));
         assert_eq!(
             with(|p| p.n_trees = usize::MAX),
-            Err(ForestError::TooManyNodes { max: LEAF - 1 })
+            Err(ForestError::TooManyNodes { max: MAX_NODES })
         );
         let one = FeatureMatrix::from_rows(&[vec![1.0]]).unwrap();
         assert_eq!(
@@ -573,15 +657,21 @@ mod tests {
     fn damaged_structure_is_refused_at_load() {
         let data = FeatureMatrix::from_rows(&[vec![0.0], vec![1.0], vec![2.0], vec![3.0]]).unwrap();
         let mut forest = IsolationForest::fit(&data, &ForestParams::default()).unwrap();
-        let internal = forest.nodes.iter().position(|n| n.feature != LEAF).unwrap();
-        // A child pointing back at its parent would make scoring loop forever.
-        forest.nodes[internal].left = internal as u32;
+        let internal = forest
+            .nodes
+            .iter()
+            .enumerate()
+            .position(|(i, n)| n.left as usize != i)
+            .unwrap();
+        // Point the root's split one node back, at itself: it now looks like a leaf but
+        // carries a split threshold, and its real children are unreachable.
+        forest.nodes[internal].left -= 1;
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("looping.model");
+        let path = dir.path().join("damaged.model");
         forest.save(&path).unwrap();
         let err = IsolationForest::load(&path).unwrap_err();
         assert!(matches!(err, PersistError::Invalid { .. }), "{err}");
-        assert!(err.to_string().contains("looping.model"), "{err}");
+        assert!(err.to_string().contains("damaged.model"), "{err}");
     }
 
     #[test]
