@@ -1,1 +1,134 @@
-fn main() {}
+//! argus-sentinel: see the crate documentation of `argus_sentinel`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use argus_config::{Config, LogFormat, DEFAULT_CONFIG_PATH};
+use argus_sentinel::live::{export, Live};
+use argus_sentinel::sink::{run_output, Output, Queue};
+use argus_sentinel::{pcap, SentinelError};
+use clap::Parser;
+
+/// How long buffered records may take to leave after SIGTERM.
+const DRAIN_GRACE: Duration = Duration::from_secs(3);
+
+/// Argus sentinel: XDP data plane loader and flow exporter.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Configuration file (aegis.yaml).
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    /// Replay this pcap/pcapng file through the data plane's flow logic
+    /// instead of attaching to interfaces (no root needed).
+    #[arg(long, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Interface name recorded on flows read with --pcap.
+    #[arg(long, value_name = "NAME", default_value = "pcap", requires = "pcap")]
+    pcap_interface: String,
+    /// Write records as JSON lines to FILE instead of sending them to kronos.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let cfg = match load_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("argus-sentinel: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&cfg);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args, cfg)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{}", chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The configuration; in --pcap mode a missing default file means defaults.
+fn load_config(args: &Args) -> Result<Config, SentinelError> {
+    let defaulted = args.config.as_os_str() == DEFAULT_CONFIG_PATH;
+    if args.pcap.is_some() && defaulted && !args.config.exists() {
+        return Ok(Config::default());
+    }
+    Ok(Config::load(&args.config)?)
+}
+
+fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.logging.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.logging.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+async fn run(args: Args, cfg: Config) -> Result<(), SentinelError> {
+    let output = match &args.out {
+        Some(path) => Output::JsonLines(path.clone()),
+        None => Output::Kronos {
+            socket: cfg.paths.sentinel_socket.clone(),
+            max_frame: cfg.sockets.max_frame_bytes,
+        },
+    };
+    if let Some(path) = &args.pcap {
+        // A capture is finite: queue everything rather than shed.
+        let queue = Queue::new(usize::MAX);
+        let summary = pcap::replay(&cfg, path, &args.pcap_interface, &queue)?;
+        queue.close();
+        run_output(&queue, output).await?;
+        tracing::info!(?summary, "capture replayed");
+        return Ok(());
+    }
+
+    let live = Live::start(&cfg)?;
+    let queue = std::sync::Arc::new(Queue::new(cfg.sentinel.flows.queue_capacity));
+    let writer = {
+        let queue = queue.clone();
+        tokio::spawn(async move { run_output(&queue, output).await })
+    };
+    let exported = export(&cfg, &live, &queue).await;
+    queue.close();
+    match tokio::time::timeout(DRAIN_GRACE, writer).await {
+        Ok(Ok(res)) => res?,
+        Ok(Err(join)) => tracing::error!(error = %join, "output task failed"),
+        Err(_) => tracing::warn!(
+            left = queue.len(),
+            "output did not drain in time (kronos unreachable?); dropping the rest"
+        ),
+    }
+    let stopped = live.stop();
+    exported?;
+    stopped
+}
