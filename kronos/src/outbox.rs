@@ -63,6 +63,11 @@ impl Outbox {
         }
     }
 
+    /// Verdicts sent and not yet acknowledged.
+    pub fn awaiting_ack(&self) -> usize {
+        self.unacked.len()
+    }
+
     /// Verdicts held (unsent and unacknowledged).
     pub fn len(&self) -> usize {
         self.unsent.len() + self.unacked.len()
@@ -116,6 +121,7 @@ mod tests {
         }
         assert_eq!(o.next_unsent().unwrap().id, 1);
         assert_eq!(o.next_unsent().unwrap().id, 2);
+        assert_eq!(o.awaiting_ack(), 2);
         assert_eq!(o.ack(1).map(|v| v.id), Some(1));
         assert_eq!(o.ack(1), None);
         o.requeue_unacked();

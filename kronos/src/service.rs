@@ -43,6 +43,13 @@ use crate::FeatureMatrix;
 /// Payload samples waiting for the CNN before new ones are shed.
 pub const CNN_QUEUE: usize = 1024;
 
+/// Verdicts sent to the enforcer and not yet acknowledged at once. One at a time keeps at most
+/// one verdict frame (plus a status) in flight: `argus_proto::frame::FrameCodec` currently
+/// misreads a frame split across two reads (it re-checks the length prefix after the inner codec
+/// consumed it), so a burst of frames could break the connection. Raise this once that is fixed;
+/// the enforcer commits each verdict before acking, so the cost is one round trip per verdict.
+pub const MAX_UNACKED: usize = 1;
+
 /// Records the engine takes from the input queue at a time.
 const ENGINE_BATCH: usize = 256;
 
@@ -339,7 +346,14 @@ async fn serve_enforcer(
     writer.send(&KronosMessage::Status(status)).await?;
     loop {
         loop {
-            let next = lock(&link.outbox).next_unsent();
+            let next = {
+                let mut outbox = lock(&link.outbox);
+                if outbox.awaiting_ack() < MAX_UNACKED {
+                    outbox.next_unsent()
+                } else {
+                    None
+                }
+            };
             let Some(verdict) = next else { break };
             debug!(ip = %verdict.source, id = verdict.id, "sending verdict");
             writer.send(&KronosMessage::Verdict(verdict)).await?;
