@@ -1,0 +1,369 @@
+//! Root-test support: network namespaces, the XDP data plane attached to a veth, the enforcer
+//! process, a kronos stand-in and argusctl.
+//!
+//! Traffic stays between the two namespaces a test creates (10.203.0.0/16, fd00:203::/32); pins
+//! live on a private bpffs. Everything is removed in `Drop`, also when a test panics.
+
+#![allow(dead_code)] // Each test binary uses a different subset.
+
+use std::fs::File;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use argus_proto::{
+    Action, Connection, EnforcerMessage, Evidence, KronosMessage, PeerRole, Reason, Scores,
+    UnixTimeNs, Verdict, DEFAULT_MAX_FRAME_BYTES,
+};
+use argus_sentinel_common::program::{Dataplane, MapSizes};
+use aya::programs::XdpMode;
+use ipnet::IpNet;
+use tokio::net::UnixStream;
+
+/// How long a test waits for something that normally takes milliseconds before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+fn run(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn ip(args: &[&str]) {
+    run(Command::new("ip").args(args));
+}
+
+/// Two namespaces joined by a veth: `a` (the remote side, "attacker") and `b` (the appliance side,
+/// where the XDP program sits on `vb`).
+pub struct NetPair {
+    /// Remote namespace.
+    pub a: String,
+    /// Appliance namespace.
+    pub b: String,
+    /// Remote IPv4.
+    pub a4: IpAddr,
+    /// Appliance IPv4.
+    pub b4: IpAddr,
+    /// Remote IPv6.
+    pub a6: IpAddr,
+    /// Appliance IPv6.
+    pub b6: IpAddr,
+}
+
+impl NetPair {
+    /// Creates the namespaces and the link.
+    pub fn new() -> Self {
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}-{n}", std::process::id());
+        let subnet = 100 + (std::process::id() % 50) * 3 + n;
+        let pair = Self {
+            a: format!("argus-enf-a-{tag}"),
+            b: format!("argus-enf-b-{tag}"),
+            a4: format!("10.203.{subnet}.2").parse().unwrap(),
+            b4: format!("10.203.{subnet}.1").parse().unwrap(),
+            a6: format!("fd00:203:{subnet:x}::2").parse().unwrap(),
+            b6: format!("fd00:203:{subnet:x}::1").parse().unwrap(),
+        };
+        ip(&["netns", "add", &pair.a]);
+        ip(&["netns", "add", &pair.b]);
+        ip(&[
+            "link", "add", "va", "netns", &pair.a, "type", "veth", "peer", "name", "vb", "netns",
+            &pair.b,
+        ]);
+        for (ns, dev, v4, v6) in [
+            (&pair.a, "va", pair.a4, pair.a6),
+            (&pair.b, "vb", pair.b4, pair.b6),
+        ] {
+            ip(&["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", dev]);
+            ip(&[
+                "-n",
+                ns,
+                "addr",
+                "add",
+                &format!("{v6}/64"),
+                "dev",
+                dev,
+                "nodad",
+            ]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        pair
+    }
+
+    /// Whether `to` answers pings sent from namespace `a`.
+    pub fn ping_from_a(&self, to: IpAddr) -> bool {
+        Command::new("ip")
+            .args([
+                "netns", "exec", &self.a, "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1",
+            ])
+            .arg(to.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("running ping")
+            .success()
+    }
+
+    /// The appliance's XDP data plane: the embedded object loaded with its maps pinned in `pin_dir`
+    /// and attached (generic mode) to `vb`. Loading happens on a thread that entered namespace `b`,
+    /// since the interface is only visible there.
+    pub fn attach_xdp(&self, pin_dir: &Path) -> Dataplane {
+        let ns = File::open(format!("/var/run/netns/{}", self.b)).expect("netns file");
+        let pin_dir = pin_dir.to_owned();
+        std::thread::spawn(move || {
+            // SAFETY: setns on a valid namespace fd only changes this (short-lived) thread.
+            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            let mut dp =
+                Dataplane::load(&pin_dir, &MapSizes::default()).expect("loading the XDP object");
+            dp.program_mut()
+                .attach("vb", XdpMode::Skb)
+                .expect("attaching XDP to vb");
+            dp
+        })
+        .join()
+        .expect("the attach thread panicked")
+    }
+}
+
+impl Drop for NetPair {
+    fn drop(&mut self) {
+        for ns in [&self.a, &self.b] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A directory others (the `nobody` caller) may traverse.
+pub fn open_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// The real `argus-enforcer` process.
+pub struct Enforcer {
+    child: Option<Child>,
+    /// Its configuration file.
+    pub config: PathBuf,
+    /// Control socket.
+    pub control: PathBuf,
+    /// Verdict socket.
+    pub verdict: PathBuf,
+    /// Database.
+    pub db: PathBuf,
+    log: PathBuf,
+}
+
+impl Enforcer {
+    /// Writes a configuration into `dir` (sockets, database) with `pin_dir` and `mode`, then starts
+    /// the enforcer and waits until it answers.
+    pub fn start(dir: &Path, pin_dir: &Path, mode: &str) -> Self {
+        let config = dir.join("aegis.yaml");
+        let yaml = format!(
+            "paths:\n  verdict_socket: {d}/verdict.sock\n  control_socket: {d}/control.sock\n  \
+             pin_dir: {p}\nsockets:\n  group: null\nlogging:\n  level: debug\n\
+             enforcer:\n  mode: {mode}\n  blacklist_db_path: {d}/blacklist.db\n  \
+             read_group: null\n  reconcile_interval_secs: 2\n",
+            d = dir.display(),
+            p = pin_dir.display()
+        );
+        std::fs::write(&config, yaml).unwrap();
+        let mut e = Self {
+            child: None,
+            control: dir.join("control.sock"),
+            verdict: dir.join("verdict.sock"),
+            db: dir.join("blacklist.db"),
+            log: dir.join("enforcer.log"),
+            config,
+        };
+        e.restart();
+        e
+    }
+
+    /// Starts the process (again) and waits until `argusctl status` answers.
+    pub fn restart(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_argus-enforcer"))
+            .arg("--config")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting argus-enforcer");
+        self.child = Some(child);
+        let start = Instant::now();
+        loop {
+            if self.ctl(&["status"]).0 == 0 {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("argus-enforcer exited with {status}:\n{}", self.log());
+            }
+            assert!(
+                start.elapsed() < PATIENCE,
+                "argus-enforcer did not answer:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The process's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// `argusctl --config … ARGS` as root: (exit code, stdout, stderr).
+    pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        argusctl(None, &self.config, args)
+    }
+
+    /// The same as the user `user`.
+    pub fn ctl_as(&self, user: &str, args: &[&str]) -> (i32, String, String) {
+        argusctl(Some(user), &self.config, args)
+    }
+}
+
+impl Drop for Enforcer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn argusctl(user: Option<&str>, config: &Path, args: &[&str]) -> (i32, String, String) {
+    let bin = env!("CARGO_BIN_EXE_argusctl");
+    let mut cmd = match user {
+        Some(u) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", u, "--", bin]);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let out = cmd
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("running argusctl");
+    (
+        out.status.code().expect("argusctl exited normally"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A ban verdict against `source` with non-spoofable evidence.
+pub fn ban_verdict(id: u64, source: IpAddr, reason: Reason) -> Verdict {
+    Verdict {
+        id,
+        source,
+        prefix: IpNet::from(source),
+        action: Action::Ban,
+        reason,
+        evidence: Evidence {
+            scores: Scores {
+                anomaly: 4.2,
+                ..Scores::default()
+            },
+            model_version: "root-test".into(),
+            top_features: vec![("syn_ratio".into(), 0.97)],
+            ..Evidence::default()
+        },
+        ttl_hint_secs: None,
+        timestamp: UnixTimeNs::now(),
+    }
+}
+
+/// A kronos stand-in on the verdict socket.
+pub struct Kronos {
+    rt: tokio::runtime::Runtime,
+    conn: Option<Connection<EnforcerMessage, KronosMessage>>,
+    socket: PathBuf,
+}
+
+impl Kronos {
+    /// Connects to `socket`.
+    pub fn connect(socket: &Path) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut k = Self {
+            rt,
+            conn: None,
+            socket: socket.to_owned(),
+        };
+        k.conn = Some(k.try_connect().expect("connecting to the verdict socket"));
+        k
+    }
+
+    fn try_connect(&self) -> Result<Connection<EnforcerMessage, KronosMessage>, String> {
+        self.rt.block_on(async {
+            let s = UnixStream::connect(&self.socket)
+                .await
+                .map_err(|e| e.to_string())?;
+            Connection::connect(
+                s,
+                PeerRole::Kronos,
+                "verdict socket",
+                DEFAULT_MAX_FRAME_BYTES,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Sends `v` and waits for its acknowledgement, skipping other messages. `Err` when the
+    /// connection broke first (the verdict may or may not be recorded, and is not acknowledged).
+    pub fn send(&mut self, v: &Verdict) -> Result<(), String> {
+        let conn = match self.conn.as_mut() {
+            Some(c) => c,
+            None => self.conn.insert(self.try_connect()?),
+        };
+        let id = v.id;
+        let result = self.rt.block_on(async {
+            conn.send(&KronosMessage::Verdict(v.clone()))
+                .await
+                .map_err(|e| e.to_string())?;
+            loop {
+                match conn.recv().await.map_err(|e| e.to_string())? {
+                    Some(EnforcerMessage::Ack { id: acked }) if acked == id => return Ok(()),
+                    Some(_) => continue,
+                    None => return Err("connection closed".to_string()),
+                }
+            }
+        });
+        if result.is_err() {
+            // A real kronos reconnects and sends unacknowledged verdicts again.
+            self.conn = None;
+        }
+        result
+    }
+}
