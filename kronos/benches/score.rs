@@ -85,6 +85,14 @@ fn run<M: Measurement>(c: &mut Criterion<M>, clock: &str) {
     let names = (0..N_FEATURES).map(|i| format!("f{i}")).collect();
     let detector = Detector::fit(&baseline, names, &FitParams::default()).expect("fit");
     let probes = vectors(&mut rng, BATCH);
+    let forest = detector.forest();
+    eprintln!(
+        "model: {} trees, psi {}, {} nodes ({} KiB of nodes and path lengths)",
+        forest.n_trees(),
+        forest.subsample_size(),
+        forest.n_nodes(),
+        forest.n_nodes() * 24 / 1024
+    );
 
     let mut group = c.benchmark_group(format!("score_{clock}"));
     group.throughput(Throughput::Elements(BATCH as u64));
