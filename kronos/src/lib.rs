@@ -1,8 +1,8 @@
-//! Argus brain (`argus-kronos`): scores flow feature vectors for anomalies.
+//! Argus brain (`argus-kronos`): scores flows for anomalies and turns the scores into verdicts.
 //!
-//! This crate currently holds the pure scoring core; the service around it (triage, feature
-//! extraction, payload CNN, verdicts, sockets) comes later. Nothing here does I/O except the
-//! explicit `save`/`load` of model files.
+//! At its centre is the anomaly-scoring core, pure library code that does no I/O except the
+//! explicit `save`/`load` of model files. Feature extraction, triage, rules, the decision
+//! policy, the payload CNN and the service build on it (see their own module documentation).
 //!
 //! - [`matrix`]: [`FeatureMatrix`], the row-major training input;
 //! - [`forest`]: an [`IsolationForest`] with flat node arrays for allocation-free scoring;
