@@ -80,6 +80,9 @@ pub enum HelloReply {
 pub struct FrameCodec {
     inner: LengthDelimitedCodec,
     max: usize,
+    /// The inner codec has consumed a length prefix and waits for the rest of that frame, so the bytes at
+    /// the front of the buffer are frame body, not a prefix.
+    mid_frame: bool,
 }
 
 /// Why a frame could not be read.
@@ -112,7 +115,11 @@ impl FrameCodec {
             .length_field_length(4)
             .max_frame_length(max)
             .new_codec();
-        Self { inner, max }
+        Self {
+            inner,
+            max,
+            mid_frame: false,
+        }
     }
 }
 
@@ -121,13 +128,17 @@ impl Decoder for FrameCodec {
     type Error = FrameError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {
-        if src.len() >= 4 {
+        let has_prefix = !self.mid_frame && src.len() >= 4;
+        if has_prefix {
             let len = (&src[..4]).get_u32() as usize;
             if len > self.max {
                 return Err(FrameError::TooLarge { len });
             }
         }
-        Ok(self.inner.decode(src)?)
+        let frame = self.inner.decode(src)?;
+        // The inner codec consumes the prefix as soon as it has one, even if the body is incomplete.
+        self.mid_frame = frame.is_none() && (self.mid_frame || has_prefix);
+        Ok(frame)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<BytesMut>, FrameError> {

@@ -293,3 +293,37 @@ async fn sending_an_oversize_message_fails_locally() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_frame_split_across_reads_is_reassembled() {
+    // Regression: the body of a frame whose prefix arrived in an earlier read was mistaken for a length
+    // prefix (a Status message starts 0x81 0xa6 …, read as a 2 GB length), breaking bursts of frames.
+    let (_d, path, mut rx) = server().await;
+    let mut raw = UnixStream::connect(&path).await.unwrap();
+    let hello = rmp_serde::to_vec(&argus_proto::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        role: PeerRole::Sentinel,
+        software: "t".into(),
+    })
+    .unwrap();
+    raw.write_all(&(hello.len() as u32).to_be_bytes())
+        .await
+        .unwrap();
+    raw.write_all(&hello).await.unwrap();
+    let _ = read_reply(&mut raw).await;
+    let mut frames = Vec::new();
+    for n in 0..3 {
+        let body = rmp_serde::to_vec(&status(n)).unwrap();
+        frames.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        frames.extend_from_slice(&body);
+    }
+    // Split after the first prefix and 10 body bytes, then in the middle of the second frame.
+    for chunk in [&frames[..14], &frames[14..30], &frames[30..]] {
+        raw.write_all(chunk).await.unwrap();
+        raw.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for n in 0..3 {
+        assert_eq!(next(&mut rx).await.unwrap(), status(n));
+    }
+}
