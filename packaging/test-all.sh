@@ -11,14 +11,16 @@
 #   deb      packaging/build-deb.sh amd64 arm64: release builds, .deb packages, packaging/check-deb.sh
 #            (contents, conffiles, ELF architectures, glibc versions, systemd-analyze verify of the units)
 #   install  packaging/test-install.sh: install/upgrade/remove/purge the amd64 .deb on this machine (root)
-#   arm64    the architecture-independent unit tests cross-built for aarch64 and run under qemu-user
+#   units    packaging/test-units.sh: the amd64 .deb in a booted systemd-nspawn container — each unit's
+#            sandbox (user, capabilities, bpffs, sockets, read-only paths), then the real binaries
+#   arm64    the portable (non-BPF) tests cross-built for aarch64 and run under qemu-user
 #   models   python3 models/train/check.py (shipped models match their recorded sha256), if present
 #   test     cargo test --workspace, root-only tests included (last, so its summary ends the output)
 #
 # Environment:
 #   ARGUS_SKIP=deb,arm64     skip steps (comma-separated names from the list above)
 #   ARGUS_ONLY=fmt,test      run only these steps
-#   ARGUS_ARM64_CRATES="argus-config argus-proto"   crates tested under qemu (default below)
+#   ARGUS_ARM64_CRATES, ARGUS_ARM64_LIB_CRATES      crates tested under qemu (defaults below)
 #   ARGUS_TEST_ARGS="..."    extra arguments for the final `cargo test` (after --workspace)
 #
 # A failing step does not stop the others (so one run reports everything); the script exits non-zero if
@@ -31,7 +33,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/lib/deps.sh"
 cd "$ARGUS_ROOT"
 
-ARGUS_ARM64_CRATES="${ARGUS_ARM64_CRATES:-argus-config argus-proto argus-sentinel-common argus-kronos argus-enforcer}"
+# Under qemu-user: crates whose whole test suite is portable, and crates of which only the library's unit
+# tests are (their integration tests load BPF programs, which qemu-user cannot pass to the kernel).
+ARGUS_ARM64_CRATES="${ARGUS_ARM64_CRATES:-argus-config argus-proto argus-kronos}"
+ARGUS_ARM64_LIB_CRATES="${ARGUS_ARM64_LIB_CRATES:-argus-sentinel-common argus-enforcer}"
 locked=()
 [ -n "${CI:-}" ] && locked=(--locked)
 
@@ -70,10 +75,21 @@ do_install() {
         argus_warn "install test needs root: skipped"
         return 0
     fi
-    local version
-    version="$(ls "$ARGUS_ROOT"/target/debian/argus_*_amd64.deb 2>/dev/null | sort -V | tail -1)"
-    [ -n "$version" ] || { argus_warn "no amd64 .deb built"; return 1; }
-    "$here/test-install.sh" "$version"
+    local deb
+    deb="$(ls "$ARGUS_ROOT"/target/debian/argus_*_amd64.deb 2>/dev/null | sort -V | tail -1)"
+    [ -n "$deb" ] || { argus_warn "no amd64 .deb built"; return 1; }
+    "$here/test-install.sh" "$deb"
+}
+
+do_units() {
+    if [ "$(id -u)" -ne 0 ]; then
+        argus_warn "unit runtime test needs root: skipped"
+        return 0
+    fi
+    local deb
+    deb="$(ls "$ARGUS_ROOT"/target/debian/argus_*_amd64.deb 2>/dev/null | sort -V | tail -1)"
+    [ -n "$deb" ] || { argus_warn "no amd64 .deb built"; return 1; }
+    "$here/test-units.sh" "$deb"
 }
 
 do_arm64() {
@@ -81,11 +97,14 @@ do_arm64() {
         set -e
         argus_rust_target aarch64-unknown-linux-gnu
         argus_cross_env
-        local pkgs=() c
+        local pkgs=() libs=() c
         for c in $ARGUS_ARM64_CRATES; do pkgs+=(-p "$c"); done
+        for c in $ARGUS_ARM64_LIB_CRATES; do libs+=(-p "$c"); done
         # ORT for the CNN tests: the aarch64 library, loaded by the aarch64 test binary under qemu.
-        ORT_DYLIB_PATH="$(argus_ort_lib arm64)" \
-            cargo test "${locked[@]}" --target aarch64-unknown-linux-gnu "${pkgs[@]}"
+        ORT_DYLIB_PATH="$(argus_ort_lib arm64)"
+        export ORT_DYLIB_PATH
+        [ ${#pkgs[@]} -eq 0 ] || cargo test "${locked[@]}" --target aarch64-unknown-linux-gnu "${pkgs[@]}"
+        [ ${#libs[@]} -eq 0 ] || cargo test "${locked[@]}" --target aarch64-unknown-linux-gnu "${libs[@]}" --lib
     )
 }
 
@@ -107,6 +126,7 @@ step fmt cargo fmt --all -- --check
 step clippy cargo clippy "${locked[@]}" --workspace --all-targets -- -D warnings
 step deb do_deb
 step install do_install
+step units do_units
 step arm64 do_arm64
 step models do_models
 
