@@ -225,6 +225,7 @@ def gen_shellcodes(n_per_template_arch, seed):
     out = []  # (template, arch, encoder, bytes)
     for arch in SC_ARCHES:
         context.clear(arch=arch, os="linux")
+        context.log_level = "critical"  # clear() resets it; failed encoder attempts are expected
         names = list(sc_templates(rng, shellcraft, arch).keys())
         for name in names:
             seen = set()
@@ -297,8 +298,9 @@ def wrap_shellcode(rng, v, arch, sc):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".data"))
-    ap.add_argument("--per-attack-class", type=int, default=12000, help="target samples per attack class")
-    ap.add_argument("--benign", type=int, default=80000)
+    ap.add_argument("--per-attack-class", type=int, default=8000, help="target samples per attack class")
+    ap.add_argument("--benign", type=int, default=50000)
+    ap.add_argument("--ood-per-family", type=int, default=1000)
     ap.add_argument("--sc-per-template", type=int, default=10, help="distinct shellcodes per (template, arch)")
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args()
@@ -366,28 +368,28 @@ def main():
     # ---------------- benign -----------------
     fams = list(C.BENIGN_FAMILIES.items())
     weights = [w for _, (_, _, w) in fams]
-    # sub-template -> split: per family the variants are spread over the splits (every family is
-    # in train; held-out sub-templates measure generalisation)
-    variant_split = {}
-    for fam, (_, n, _) in fams:
-        order = sorted(range(n), key=lambda i: hashlib.sha256(("%d:%s:%d" % (args.seed, fam, i)).encode()).hexdigest())
-        pattern = ["train", "val", "test"] + ["train", "train", "val", "train", "test", "train"] * 3
-        for j, var in enumerate(order):
-            variant_split[(fam, var)] = pattern[j]
+    # Benign rows are synthetic: every (family, sub-template) occurs in every split; rows are put
+    # in random buckets and the bucket is the group. Unseen benign protocols are measured on a
+    # separate out-of-distribution set (carriers.OOD_FAMILIES, never trained on).
     for i in range(args.benign):
         fam, (fn, n, _) = rng.choices(fams, weights)[0]
         var = rng.randrange(n)
         b, carrier = C.benign_sample(rng, v, fam, var)
-        grp = "benign:%s:%d" % (fam, var)
-        split = variant_split[(fam, var)]
-        rows.append(dict(cls="benign", data=b, group=grp, split=split, source="synthetic/%s" % fam, carrier=carrier, encoding="", core=None))
+        grp = "benign:%s:%d:%d" % (fam, var, rng.randrange(20))
+        split = group_split(grp, args.seed)
+        rows.append(dict(cls="benign", data=b, group=grp, split=split, source="synthetic/%s/%d" % (fam, var), carrier=carrier, encoding="", core=None))
         stats[("benign", split)] += 1
+    for fam, fn in C.OOD_FAMILIES.items():
+        for i in range(args.ood_per_family):
+            rows.append(dict(cls="benign", data=fn(rng, v), group="ood:" + fam, split="ood", source="synthetic_ood/%s" % fam, carrier=fam, encoding="", core=None))
+            stats[("benign", "ood")] += 1
 
     rng.shuffle(rows)
     with gzip.open(os.path.join(args.out, "dataset.pkl.gz"), "wb", compresslevel=3) as f:
         pickle.dump(rows, f, protocol=4)
 
     counts = {c: {s: stats[(c, s)] for s in ("train", "val", "test")} for c in CLASSES}
+    counts["benign"]["ood"] = stats[("benign", "ood")]
     for c in CLASSES[1:]:
         counts[c]["unique_payloads"] = stats[(c, "unique_payloads")]
     src_counts = collections.Counter((r["cls"], r["source"].split("/")[0]) for r in rows)

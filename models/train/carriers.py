@@ -753,3 +753,83 @@ def benign_sample(rng, v, family, variant):
         return b, "http_" + k
     fn, n, _ = BENIGN_FAMILIES[family]
     return fn(rng, v, variant), family
+
+
+# --------------------------------------------------------------------------
+# out-of-distribution benign families: NEVER used for training or threshold
+# selection; only to measure the false-positive rate on protocols/templates the
+# model has not seen.
+# --------------------------------------------------------------------------
+def ood_sip(rng, v):
+    user, host = rng.choice(v.names).lower(), rhost(rng, v)
+    call = rtoken(rng, 20)
+    sdp = "v=0\r\no=- %d %d IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio %d RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n" % (
+        rng.randrange(10**9), rng.randrange(10**9), rip(rng), rip(rng), rng.randrange(10000, 20000))
+    return ("INVITE sip:%s@%s SIP/2.0\r\nVia: SIP/2.0/UDP %s:5060;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nFrom: <sip:%s@%s>;tag=%s\r\nTo: <sip:%s@%s>\r\n"
+            "Call-ID: %s\r\nCSeq: 1 INVITE\r\nContact: <sip:%s@%s:5060>\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s" % (
+                user, host, rip(rng), rtoken(rng, 10), rng.choice(v.names).lower(), host, rhex(rng, 8), user, host, call, user, rip(rng), len(sdp), sdp)).encode()
+
+
+def ood_http2(rng, v):
+    import struct as st
+    pre = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    settings = b"".join(st.pack(">HI", k, val) for k, val in ((1, 65536), (3, 1000), (4, 6291456), (6, 262144)))
+    frames = st.pack(">I", len(settings))[1:] + b"\x04\x00\x00\x00\x00\x00" + settings
+    frames += b"\x00\x00\x04\x08\x00\x00\x00\x00\x00" + st.pack(">I", rng.randrange(1 << 24))
+    hblock = bytes([0x82, 0x87, 0x84, 0x41]) + bytes([len(rhost(rng, v))]) + rhost(rng, v).encode()[:60] + bytes(rng.getrandbits(8) for _ in range(rng.randrange(20, 120)))
+    frames += st.pack(">I", len(hblock))[1:] + b"\x01\x25\x00\x00\x00\x01" + hblock
+    return pre + frames
+
+
+def ood_rtsp_memcached(rng, v):
+    if rng.random() < 0.5:
+        return ("DESCRIBE rtsp://%s:554/%s/stream%d RTSP/1.0\r\nCSeq: %d\r\nUser-Agent: LibVLC/3.0.18 (LIVE555 Streaming Media v2016.11.28)\r\nAccept: application/sdp\r\n\r\n" % (
+            rip(rng), rng.choice(v.words).lower(), rng.randrange(4), rng.randrange(1, 9))).encode()
+    lines = []
+    for _ in range(rng.randrange(1, 5)):
+        k = "%s:%d" % (rng.choice(v.words).lower(), rng.randrange(99999))
+        if rng.random() < 0.5:
+            val = json.dumps({"n": benign_text(rng, v)})
+            lines.append("set %s 0 %d %d\r\n%s" % (k, rng.randrange(0, 3600), len(val), val))
+        else:
+            lines.append("get %s" % k)
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1", "replace")
+
+
+def ood_ldap_ntp_stun(rng, v):
+    import struct as st
+    r = rng.random()
+    if r < 0.34:  # LDAP simple bind (BER)
+        dn = ("cn=%s,ou=people,dc=%s,dc=org" % (rng.choice(v.names).lower(), rng.choice(v.words).lower())).encode()
+        pw = rtoken(rng, 10).encode()
+        bind = b"\x02\x01\x03\x04" + bytes([len(dn)]) + dn + b"\x80" + bytes([len(pw)]) + pw
+        op = b"\x60" + bytes([len(bind)]) + bind
+        msg = b"\x02\x01" + bytes([rng.randrange(1, 100)]) + op
+        return b"\x30" + bytes([len(msg)]) + msg
+    if r < 0.67:  # NTP client request
+        return b"\x23\x00\x06\x20" + b"\x00" * 36 + st.pack(">II", rng.randrange(1 << 32), rng.randrange(1 << 32))
+    attrs = b"\x80\x22\x00\x0c" + b"libnice-0.1" + b"\x00" + b"\x00\x24\x00\x04" + st.pack(">I", rng.randrange(1 << 32))
+    return st.pack(">HHI", 1, len(attrs), 0x2112A442) + bytes(rng.getrandbits(8) for _ in range(12)) + attrs
+
+
+def ood_http_apis(rng, v):
+    host = rhost(rng, v)
+    r = rng.random()
+    if r < 0.25:  # Kubernetes JSON patch
+        body = json.dumps([{"op": "replace", "path": "/spec/replicas", "value": rng.randrange(1, 9)},
+                           {"op": "add", "path": "/metadata/labels/%s" % rng.choice(v.words).lower(), "value": rword(rng, v).lower()}]).encode()
+        return build_http("PATCH", "/apis/apps/v1/namespaces/%s/deployments/%s" % (rng.choice(v.words).lower(), rng.choice(v.words).lower()),
+                          [("Host", host), ("Authorization", "Bearer " + rjwt(rng)), ("Content-Type", "application/json-patch+json"), ("Content-Length", str(len(body)))], body)
+    if r < 0.5:  # WebDAV / CalDAV
+        body = ('<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:displayname/><d:getetag/><c:calendar-data/></d:prop></d:propfind>').encode()
+        return build_http("PROPFIND", "/remote.php/dav/calendars/%s/personal/" % rng.choice(v.names).lower(), [("Host", host), ("Depth", "1"), ("Content-Type", "application/xml"), ("Content-Length", str(len(body)))], body)
+    if r < 0.75:  # S3-style signed GET
+        return build_http("GET", "/%s/%s/%s.%s?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s%%2F20250106%%2Fus-east-1%%2Fs3%%2Faws4_request&X-Amz-Date=20250106T101500Z&X-Amz-Expires=3600&X-Amz-SignedHeaders=host&X-Amz-Signature=%s" % (
+            rng.choice(v.words).lower(), rng.choice(v.paths), rng.choice(v.words).lower(), rng.choice(["jpg", "pdf", "zip"]), rtoken(rng, 20).upper(), rhex(rng, 64)), [("Host", host)])
+    # Elasticsearch query DSL with wildcard/regexp (looks odd, is benign)
+    body = json.dumps({"query": {"bool": {"must": [{"match": {"title": benign_text(rng, v)}}, {"wildcard": {"path": "/var/log/*%s*" % rng.choice(v.words).lower()}}],
+                                          "filter": {"range": {"@timestamp": {"gte": "now-1d/d"}}}}}, "size": rng.randrange(10, 100)}).encode()
+    return build_http("POST", "/%s-*/_search" % rng.choice(v.words).lower(), [("Host", host), ("Content-Type", "application/json"), ("Content-Length", str(len(body)))], body)
+
+
+OOD_FAMILIES = {"sip": ood_sip, "http2": ood_http2, "rtsp_memcached": ood_rtsp_memcached, "ldap_ntp_stun": ood_ldap_ntp_stun, "http_unseen_apis": ood_http_apis}

@@ -8,29 +8,36 @@ PAD = 256
 
 
 class PayloadCNN(nn.Module):
+    """Byte embedding -> 4 conv blocks (BN, ReLU, max-pool) -> [global max ++ global mean] -> MLP.
+
+    Receptive field of the last conv layer is ~80 bytes; global pooling makes the decision
+    position-independent, so an attack string anywhere in the first `input_length` bytes counts."""
+
     def __init__(self, n_classes, emb=16, ch=(48, 64, 96), hidden=64, dropout=0.2):
         super().__init__()
         self.emb = nn.Embedding(VOCAB, emb)
         c1, c2, c3 = ch
-        # stride-2 first layer halves the sequence cheaply (512 -> 256)
-        self.conv1 = nn.Conv1d(emb, c1, kernel_size=7, stride=2, padding=3)
-        self.conv2 = nn.Conv1d(c1, c2, kernel_size=5, padding=2)
-        self.conv3 = nn.Conv1d(c2, c3, kernel_size=5, padding=2, dilation=1)
+        self.conv1 = nn.Conv1d(emb, c1, kernel_size=7, stride=2, padding=3)   # L/2
+        self.bn1 = nn.BatchNorm1d(c1)
+        self.conv2 = nn.Conv1d(c1, c2, kernel_size=5, padding=2)              # after pool: L/4
+        self.bn2 = nn.BatchNorm1d(c2)
+        self.conv3 = nn.Conv1d(c2, c3, kernel_size=5, padding=2)              # after pool: L/8
+        self.bn3 = nn.BatchNorm1d(c3)
         self.conv4 = nn.Conv1d(c3, c3, kernel_size=3, padding=2, dilation=2)
+        self.bn4 = nn.BatchNorm1d(c3)
         self.drop = nn.Dropout(dropout)
         self.fc1 = nn.Linear(2 * c3, hidden)
         self.fc2 = nn.Linear(hidden, n_classes)
 
     def forward(self, payload):
-        x = self.emb(payload)            # [B, L, E]
-        x = x.transpose(1, 2)            # [B, E, L]
-        x = F.relu(self.conv1(x))        # [B, c1, L/2]
-        x = F.relu(self.conv2(x))
-        x = F.max_pool1d(x, 2)           # L/4
-        x = F.relu(self.conv3(x))
-        x = F.max_pool1d(x, 2)           # L/8
-        x = F.relu(self.conv4(x))
+        x = self.emb(payload).transpose(1, 2)           # [B, E, L]
+        x = F.relu(self.bn1(self.conv1(x)))              # [B, c1, L/2]
+        x = F.max_pool1d(x, 2)                           # L/4
+        x = F.relu(self.bn2(self.conv2(x)))
+        x = F.max_pool1d(x, 2)                           # L/8
+        x = F.relu(self.bn3(self.conv3(x)))
+        x = F.relu(self.bn4(self.conv4(x)))
         x = torch.cat([torch.amax(x, dim=2), torch.mean(x, dim=2)], dim=1)
         x = self.drop(x)
         x = F.relu(self.fc1(x))
-        return self.fc2(x)               # raw logits
+        return self.fc2(x)                               # raw logits
