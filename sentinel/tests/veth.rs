@@ -8,14 +8,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use argus_sentinel_common::bpffs::TempBpffs;
 use argus_sentinel_common::entry::{BlockEntry, ReasonCode};
 use argus_sentinel_common::maps::{Allowlist, Blocklist, ConfigMap, StatsMap};
-use argus_tests::bpffs::BpfFs;
-use argus_tests::netns::{addr, veth, Netns};
-use argus_tests::process::Managed;
-use argus_tests::{require_root, unique_tag};
 use aya::programs::links::{FdLink, PinnedLink};
-use common::{ping, spawn_sentinel, stop, wait_attached, write_config};
+use common::net::{addr, unique_tag, veth, Managed, Netns};
+use common::{ping, require_root, spawn_sentinel, stop, wait_attached, write_config};
 use ipnet::IpNet;
 
 const A4: &str = "10.203.10.1";
@@ -28,7 +26,7 @@ const B6: &str = "fd00:203:10::2";
 struct Pair {
     a: Netns,
     b: Netns,
-    fs: BpfFs,
+    fs: TempBpffs,
     dir: tempfile::TempDir,
 }
 
@@ -36,23 +34,23 @@ impl Pair {
     fn new(test: &str) -> Self {
         require_root(test);
         let tag = unique_tag();
-        let a = Netns::new(&format!("argus-{tag}-a")).unwrap();
-        let b = Netns::new(&format!("argus-{tag}-b")).unwrap();
-        veth(&a, "va", &b, "vb").unwrap();
+        let a = Netns::new(&format!("argus-{tag}-a"));
+        let b = Netns::new(&format!("argus-{tag}-b"));
+        veth(&a, "va", &b, "vb");
         for (ns, ifname, v4, v6) in [(&a, "va", A4, A6), (&b, "vb", B4, B6)] {
-            addr(ns, ifname, &format!("{v4}/24")).unwrap();
-            addr(ns, ifname, &format!("{v6}/64")).unwrap();
+            addr(ns, ifname, &format!("{v4}/24"));
+            addr(ns, ifname, &format!("{v6}/64"));
         }
         Self {
             a,
             b,
-            fs: BpfFs::mount().unwrap(),
+            fs: TempBpffs::new().unwrap(),
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
     fn pin_dir(&self) -> PathBuf {
-        self.fs.pin_dir()
+        self.fs.path().join("argus")
     }
 
     fn config(&self, extra: &str) -> PathBuf {
@@ -161,7 +159,7 @@ fn data_plane_outlives_sentinel_and_is_taken_over() {
 
     // SIGKILL: no cleanup runs, the pinned link keeps the program dropping,
     // and bans written meanwhile still take effect.
-    first.signal(nix::sys::signal::Signal::SIGKILL).unwrap();
+    first.signal(libc::SIGKILL);
     assert!(!ping(&p.a, B4), "drops continue without sentinel");
     ban(&mut b, "fd00:203:10::1/128");
     assert!(!ping(&p.a, B6), "new bans apply without sentinel");

@@ -8,8 +8,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use argus_proto::{FlowRecord, PayloadSample, SensorMessage};
-use argus_tests::netns::Netns;
-use argus_tests::process::Managed;
+
+pub mod net;
+
+use net::{Managed, Netns};
 
 /// The sentinel binary under test.
 pub fn sentinel_bin() -> &'static str {
@@ -43,7 +45,12 @@ pub fn write_config(
 pub fn spawn_sentinel(ns: &Netns, config: &Path, out: &Path, log: PathBuf) -> Managed {
     let mut cmd = ns.command(sentinel_bin());
     cmd.arg("--config").arg(config).arg("--out").arg(out);
-    Managed::spawn("argus-sentinel", cmd, log).expect("spawn sentinel")
+    Managed::spawn(cmd, log)
+}
+
+/// Fails the test clearly unless it runs as root.
+pub fn require_root(test: &str) {
+    argus_sentinel_common::bpffs::require_root(test);
 }
 
 /// Polls `cond` until it holds; panics with `what` and `log` after a
@@ -80,8 +87,8 @@ pub fn wait_attached(s: &Managed, pin_dir: &Path, interfaces: &[&str]) {
 
 /// Sends SIGTERM and waits for a clean exit.
 pub fn stop(s: &mut Managed) {
-    s.signal(nix::sys::signal::Signal::SIGTERM).unwrap();
-    let status = s.wait().unwrap();
+    s.signal(libc::SIGTERM);
+    let status = s.wait();
     assert!(
         status.success(),
         "sentinel exited with {status}\n{}",
