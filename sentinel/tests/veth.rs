@@ -97,6 +97,8 @@ fn ban(b: &mut Blocklist, prefix: &str) {
 fn bans_allowlist_and_dry_run_over_veth() {
     let p = Pair::new("bans_allowlist_and_dry_run_over_veth");
     let mut s = p.start(&p.config(""), 0);
+    // xdp_mode auto: veth has native XDP, and sentinel reads the mode back.
+    assert!(s.log().contains("mode=Native"), "{}", s.log());
     assert!(ping(&p.a, B4), "baseline v4\n{}", s.log());
     assert!(ping(&p.a, B6), "baseline v6\n{}", s.log());
     let mut b = p.blocklist();
