@@ -65,6 +65,8 @@ def clean_payload(p, cls):
         return None
     if JUNK.search(p):
         return None
+    if re.fullmatch(r"\s*[A-Za-z_]+\s*(--\s*-?|#|;|/\*)?\s*", p):
+        return None  # a lone keyword ("select", "having--") carries no injection
     dec = p
     for _ in range(2):
         try:
@@ -301,6 +303,7 @@ def main():
     ap.add_argument("--per-attack-class", type=int, default=8000, help="target samples per attack class")
     ap.add_argument("--benign", type=int, default=50000)
     ap.add_argument("--ood-per-family", type=int, default=1000)
+    ap.add_argument("--grammar-per-class", type=int, default=3000, help="grammar-generated SQLi / cmd-injection rows (train only)")
     ap.add_argument("--sc-per-template", type=int, default=10, help="distinct shellcodes per (template, arch)")
     ap.add_argument("--seed", type=int, default=SEED)
     args = ap.parse_args()
@@ -352,6 +355,24 @@ def main():
                 stats[(cls, split)] += 1
         stats[(cls, "unique_payloads")] = len(items)
 
+    # ---------------- grammar augmentation (train split only) -----------------
+    import grammar
+    held_out = {sk for cls in CLASSES[1:5] for p, src, sk in by_cls[cls]
+                if group_split("%s:%s" % (cls, hashlib.sha1(sk.encode()).hexdigest()[:12]), args.seed) != "train"}
+    for cls, gen in (("sql_injection", grammar.sqli), ("command_injection", grammar.cmdi)):
+        n_gen = 0
+        for _ in range(args.grammar_per_class):
+            p = gen(rng)
+            if skeleton(p) in held_out:
+                dropped[(cls, "grammar_matches_heldout")] += 1
+                continue
+            b, kind, enc = C.http_carrier(rng, v, p)
+            rows.append(dict(cls=cls, data=b, group="grammar:" + cls, split="train", source="grammar/" + cls,
+                             carrier="http_" + kind if kind != "raw" else "raw", encoding=enc, core=p))
+            stats[(cls, "train")] += 1
+            n_gen += 1
+        stats[(cls, "grammar_rows")] = n_gen
+
     # ---------------- shellcode -----------------
     scs = gen_shellcodes(args.sc_per_template, args.seed + 1)
     k = max(1, round(args.per_attack_class / max(1, len(scs))))
@@ -392,6 +413,8 @@ def main():
     counts["benign"]["ood"] = stats[("benign", "ood")]
     for c in CLASSES[1:]:
         counts[c]["unique_payloads"] = stats[(c, "unique_payloads")]
+        if stats[(c, "grammar_rows")]:
+            counts[c]["grammar_rows_in_train"] = stats[(c, "grammar_rows")]
     src_counts = collections.Counter((r["cls"], r["source"].split("/")[0]) for r in rows)
     manifest = {
         "seed": args.seed, "classes": CLASSES, "split_fractions": SPLIT_FRACTIONS,
