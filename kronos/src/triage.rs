@@ -223,7 +223,7 @@ mod tests {
         };
         assert_eq!(t.path(&est, &due), Path::Standard);
         let tense = SourceHistory {
-            last_anomaly: Some(0.6),
+            last_anomaly: Some(0.9),
             ..calm
         };
         assert_eq!(t.path(&est, &tense), Path::Standard);
