@@ -146,7 +146,7 @@ for p in json.load(sys.stdin)["packages"]:
 stage_models() {
     local root="$1" f n=0
     mkdir -p "$root/usr/share/argus/models"
-    for f in payload_cnn.onnx payload_cnn.json bootstrap_forest.json; do
+    for f in payload_cnn.onnx payload_cnn.json bootstrap_forest.bin; do
         if [ -f "models/$f" ]; then
             install -m 0644 "models/$f" "$root/usr/share/argus/models/$f"
             n=$((n + 1))
@@ -154,7 +154,7 @@ stage_models() {
     done
     # Always present (cargo-deb needs the staged tree non-empty): what is shipped, with digests.
     (cd "$root/usr/share/argus/models" && { ls ./*.onnx ./*.json >/dev/null 2>&1 && sha256sum -- *.onnx *.json 2>/dev/null; } >SHA256SUMS || true)
-    [ $n -gt 0 ] || argus_warn "no models in models/ (payload_cnn.onnx, bootstrap_forest.json): package ships none"
+    [ $n -gt 0 ] || argus_warn "no models in models/ (payload_cnn.onnx, bootstrap_forest.bin): package ships none"
 }
 
 # cargo-deb takes the package's one-line Description from the crate it is configured in (the enforcer);

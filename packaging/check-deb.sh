@@ -104,7 +104,7 @@ fi
 check "no separate BPF object shipped" bash -c "! grep -Eq '\\.o$|\\.bpf' '$contents'"
 
 # Shipped models: every model present in the repository must be in the package, byte for byte.
-for m in payload_cnn.onnx payload_cnn.json bootstrap_forest.json; do
+for m in payload_cnn.onnx payload_cnn.json bootstrap_forest.bin; do
     if [ -f "$root_dir/models/$m" ]; then
         check "model $m shipped unchanged" cmp "$root_dir/models/$m" "$r/usr/share/argus/models/$m"
     else

@@ -342,7 +342,7 @@ pub struct IsolationForest {
 impl Default for IsolationForest {
     fn default() -> Self {
         Self {
-            bootstrap_model: "bootstrap_forest.json".into(),
+            bootstrap_model: "bootstrap_forest.bin".into(),
             trees: 100,
             subsample: 256,
             baseline_max_samples: 200_000,

@@ -43,12 +43,10 @@ use crate::FeatureMatrix;
 /// Payload samples waiting for the CNN before new ones are shed.
 pub const CNN_QUEUE: usize = 1024;
 
-/// Verdicts sent to the enforcer and not yet acknowledged at once. One at a time keeps at most
-/// one verdict frame (plus a status) in flight: `argus_proto::frame::FrameCodec` currently
-/// misreads a frame split across two reads (it re-checks the length prefix after the inner codec
-/// consumed it), so a burst of frames could break the connection. Raise this once that is fixed;
-/// the enforcer commits each verdict before acking, so the cost is one round trip per verdict.
-pub const MAX_UNACKED: usize = 1;
+/// Verdicts sent to the enforcer and not yet acknowledged at once. The enforcer commits each verdict
+/// before acking it, so this bounds what a crash of the enforcer can leave to be re-sent, while a burst
+/// of verdicts (a scan from many sources) still flows without a round trip per verdict.
+pub const MAX_UNACKED: usize = 64;
 
 /// Records the engine takes from the input queue at a time.
 const ENGINE_BATCH: usize = 256;

@@ -4,6 +4,7 @@
 //! mount or process behind. Only addresses in 10.203.0.0/16 and fd00:203::/32 are ever configured, and
 //! traffic only flows between namespaces the tests create.
 
+pub mod appliance;
 pub mod bpffs;
 pub mod lab;
 pub mod netns;

@@ -114,7 +114,7 @@ pub fn benign_round(host: &Netns) -> Result<usize> {
     }
     socat_session(
         host,
-        &format!("TCP:{SERVER_V4}:{SSH_PORT}"),
+        &format!("TCP:{SERVER_V4}:{SSH_PORT},connect-timeout=2"),
         &[],
         Duration::ZERO,
     )?;
@@ -315,9 +315,9 @@ pub fn run_activity(host: &Netns, src: &str, activity: Activity) -> Result<()> {
         }
         Activity::Interactive => {
             let target = if v6 {
-                format!("TCP6:{server}:{SSH_PORT},bind=[{src}]")
+                format!("TCP6:{server}:{SSH_PORT},bind=[{src}],connect-timeout=2")
             } else {
-                format!("TCP4:{server}:{SSH_PORT},bind={src}")
+                format!("TCP4:{server}:{SSH_PORT},bind={src},connect-timeout=2")
             };
             socat_session(
                 host,
