@@ -75,7 +75,7 @@ pub fn lab_config(lab: &Lab, mode: Mode) -> Config {
     cfg.paths.sentinel_socket = lab.path("run/sentinel.sock");
     cfg.paths.verdict_socket = lab.path("run/verdict.sock");
     cfg.paths.control_socket = lab.path("run/control.sock");
-    cfg.paths.pin_dir = lab.bpffs.pin_dir();
+    cfg.paths.pin_dir = lab.bpffs.path().join("argus");
     cfg.paths.state_dir = lab.path("state");
     cfg.paths.models_dir = models_dir().canonicalize().unwrap_or_else(|_| models_dir());
     cfg.enforcer.blacklist_db_path = lab.path("state/blacklist.db");
@@ -169,7 +169,11 @@ impl<'a> Appliance<'a> {
         loop {
             let ready = match c {
                 Component::Enforcer => self.argusctl(&["status"]).is_ok(),
-                Component::Kronos => self.config.paths.sentinel_socket.exists(),
+                // A connect, not the file's existence: a killed kronos leaves its socket file behind.
+                Component::Kronos => {
+                    std::os::unix::net::UnixStream::connect(&self.config.paths.sentinel_socket)
+                        .is_ok()
+                }
                 Component::Sentinel => self.config.sentinel.interfaces.iter().all(|i| {
                     self.config
                         .paths

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::bpffs::BpfFs;
 use crate::netns::{addr, veth, Netns};
 use crate::unique_tag;
+use argus_sentinel_common::bpffs::TempBpffs;
 
 /// The attacker's IPv4 address.
 pub const ATTACKER_V4: &str = "10.203.1.10";
@@ -57,7 +57,7 @@ pub struct Lab {
     /// The internet side's bridge.
     pub inet: Netns,
     /// Pins shared by sentinel, the enforcer and the test.
-    pub bpffs: BpfFs,
+    pub bpffs: TempBpffs,
     /// Sockets, database, config, logs.
     pub dir: tempfile::TempDir,
 }
@@ -73,7 +73,7 @@ impl Lab {
             gateway: ns("gw")?,
             server: ns("srv")?,
             inet: ns("inet")?,
-            bpffs: BpfFs::mount()?,
+            bpffs: TempBpffs::new()?,
             dir: tempfile::Builder::new().prefix("argus-lab-").tempdir()?,
         };
         lab.wire()?;

@@ -1,26 +1,17 @@
-//! Test support for Argus: network namespaces, veth pairs, private bpffs mounts and the gateway lab.
+//! Test support for Argus: network namespaces, veth pairs, the gateway lab, its traffic and the running
+//! appliance. Private bpffs mounts come from `argus_sentinel_common::bpffs`.
 //!
 //! Everything here cleans up after itself in `Drop`, so a failing (panicking) test leaves no namespace,
 //! mount or process behind. Only addresses in 10.203.0.0/16 and fd00:203::/32 are ever configured, and
 //! traffic only flows between namespaces the tests create.
 
 pub mod appliance;
-pub mod bpffs;
 pub mod lab;
 pub mod netns;
 pub mod process;
 pub mod traffic;
 
-/// Fails the calling test with a clear message unless it runs as root.
-///
-/// Root-only tests must not pass silently when they cannot run: CI runs as root, and a developer without
-/// root sees exactly why the test failed.
-pub fn require_root(what: &str) {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "{what} needs root (network namespaces, XDP, bpffs): run the test suite as root, e.g. `sudo packaging/test-all.sh`"
-    );
-}
+pub use argus_sentinel_common::bpffs::require_root;
 
 /// A name unique to this process and call, short enough for interface names (15 bytes) with a suffix.
 pub fn unique_tag() -> String {

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use argus_config::Mode;
-use argus_tests::appliance::{lab_config, Appliance};
+use argus_tests::appliance::{lab_config, Appliance, Component};
 use argus_tests::lab::{Lab, ATTACKER_V4, SERVER_V4};
 use argus_tests::require_root;
 use argus_tests::traffic::{can_reach_web, start_servers};
@@ -115,4 +115,194 @@ fn attacks_are_detected_banned_and_dropped_while_the_client_is_spared() {
             .all(|b| !b.0.starts_with("10.203.1.2")),
         "the client was banned"
     );
+}
+
+/// Active bans in SQLite (via argusctl) and entries in the kernel blocklist must be the same prefixes.
+fn assert_sqlite_matches_kernel(app: &Appliance) {
+    let mut sqlite: Vec<String> = bans(app, &[])
+        .into_iter()
+        .filter(|b| b.1 == "active")
+        .map(|b| b.0)
+        .collect();
+    let kernel_maps =
+        argus_sentinel_common::maps::Blocklist::open(&app.config().paths.pin_dir).unwrap();
+    let mut kernel: Vec<String> = kernel_maps
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.prefix.to_string())
+        .collect();
+    sqlite.sort();
+    kernel.sort();
+    assert_eq!(
+        sqlite, kernel,
+        "SQLite's active bans differ from the kernel map"
+    );
+}
+
+/// Waits until the attacker's IPv4 address has a ban in `state`.
+fn wait_for_attacker_ban(app: &Appliance, state: &str) -> Option<Duration> {
+    let prefix = format!("{ATTACKER_V4}/32");
+    wait_for(Duration::from_secs(30), || {
+        bans(app, &["--simulated"])
+            .iter()
+            .any(|b| b.0 == prefix && b.1 == state)
+    })
+}
+
+#[test]
+fn dry_run_simulates_bans_counts_would_drop_and_drops_nothing() {
+    require_root("the dry-run end-to-end test");
+    let lab = Lab::new().unwrap();
+    let _servers = start_servers(&lab).unwrap();
+    let app = Appliance::start(&lab, lab_config(&lab, Mode::DryRun)).unwrap();
+    argus_tests::traffic::nmap_syn_scan(&lab.attacker, SERVER_V4, 1000).unwrap();
+    assert!(
+        wait_for_attacker_ban(&app, "simulated").is_some(),
+        "no simulated ban for the scanner\n{}",
+        app.logs()
+    );
+    // Nothing is dropped: the attacker still gets answers, and the kernel counts what enforcement would
+    // have dropped.
+    for _ in 0..3 {
+        assert!(can_reach_web(&lab.attacker, false, Duration::from_secs(2)));
+    }
+    let would_drop = wait_for(Duration::from_secs(5), || {
+        app.argusctl_json(&["status"]).unwrap()["status"]["dataplane"]["would_drop"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    });
+    assert!(
+        would_drop.is_some(),
+        "would_drop never counted: {:#}\n{}",
+        app.argusctl_json(&["status"]).unwrap(),
+        app.logs()
+    );
+    let status = &app.argusctl_json(&["status"]).unwrap()["status"];
+    assert_eq!(
+        status["dataplane"]["dropped"].as_u64(),
+        Some(0),
+        "{status:#}"
+    );
+    assert_eq!(status["mode"].as_str(), Some("dry_run"), "{status:#}");
+    assert!(
+        bans(&app, &[]).iter().all(|b| b.1 != "active"),
+        "an active ban in dry-run"
+    );
+    let report = &app.argusctl_json(&["report"]).unwrap()["report"];
+    let entries = report["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["ban"]["prefix"].as_str() == Some(&format!("{ATTACKER_V4}/32"))),
+        "the report does not list the scanner: {report:#}"
+    );
+    assert!(
+        report["would_drop_packets"].as_u64().unwrap() > 0,
+        "{report:#}"
+    );
+    let human = app.argusctl(&["report"]).unwrap();
+    assert!(String::from_utf8_lossy(&human.stdout).contains(ATTACKER_V4));
+}
+
+#[test]
+fn unblock_restores_within_a_second_and_the_same_evidence_does_not_reban() {
+    require_root("the unblock end-to-end test");
+    let lab = Lab::new().unwrap();
+    let _servers = start_servers(&lab).unwrap();
+    let app = Appliance::start(&lab, lab_config(&lab, Mode::Enforce)).unwrap();
+    argus_tests::traffic::nmap_syn_scan(&lab.attacker, SERVER_V4, 1000).unwrap();
+    assert!(
+        wait_for_attacker_ban(&app, "active").is_some(),
+        "scanner not banned\n{}",
+        app.logs()
+    );
+    assert!(!can_reach_web(&lab.attacker, false, Duration::from_secs(1)));
+
+    let start = Instant::now();
+    app.argusctl(&["unblock", ATTACKER_V4]).unwrap();
+    let restored = wait_for(Duration::from_secs(5), || {
+        can_reach_web(&lab.attacker, false, Duration::from_millis(300))
+    });
+    eprintln!(
+        "argusctl unblock → attacker's traffic flows again: {:?}",
+        restored.map(|_| start.elapsed())
+    );
+    assert!(restored.is_some(), "traffic not restored\n{}", app.logs());
+
+    // The same scan again: the owner said this source is fine, so the same evidence must not ban it.
+    argus_tests::traffic::nmap_syn_scan(&lab.attacker, SERVER_V4, 1000).unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        bans(&app, &[])
+            .iter()
+            .all(|b| b.0 != format!("{ATTACKER_V4}/32")),
+        "re-banned for the same evidence\n{}",
+        app.logs()
+    );
+    assert!(can_reach_web(&lab.attacker, false, Duration::from_secs(2)));
+}
+
+#[test]
+fn sigkill_of_each_process_during_an_attack_loses_no_ban_and_drops_continue() {
+    require_root("the fault end-to-end test");
+    let lab = Lab::new().unwrap();
+    let _servers = start_servers(&lab).unwrap();
+    let mut app = Appliance::start(&lab, lab_config(&lab, Mode::Enforce)).unwrap();
+    // Bans of every shape: a v4 host, a v6 /64 and a v4 /24 outside the lab's hosts.
+    app.argusctl(&["block", ATTACKER_V4]).unwrap();
+    app.argusctl(&["block", "fd00:203:1::10"]).unwrap();
+    app.argusctl(&["block", "10.203.77.0/24"]).unwrap();
+    let before = bans(&app, &[]);
+    assert_eq!(before.len(), 3, "{before:?}");
+    assert_sqlite_matches_kernel(&app);
+
+    for component in Component::ALL {
+        let dropped_before = attacker_drops(&app);
+        app.kill(component).unwrap();
+        // The attack goes on while the process is dead; the pinned program keeps dropping it.
+        let _ = argus_tests::traffic::hping3_syn_flood(&lab.attacker, SERVER_V4, 200);
+        assert!(
+            !can_reach_web(&lab.attacker, false, Duration::from_millis(500)),
+            "attacker got through while {component:?} was dead"
+        );
+        assert!(
+            can_reach_web(&lab.client, false, Duration::from_secs(2)),
+            "the client lost service while {component:?} was dead"
+        );
+        assert!(
+            attacker_drops(&app) > dropped_before,
+            "no XDP drops counted while {component:?} was dead"
+        );
+        app.start_one(component).unwrap();
+        let after: Vec<_> = bans(&app, &[]).into_iter().map(|b| b.0).collect();
+        for (prefix, ..) in &before {
+            assert!(
+                after.contains(prefix),
+                "{prefix} lost after restarting {component:?}"
+            );
+        }
+        assert_sqlite_matches_kernel(&app);
+    }
+    // Every link came back: kronos reports to the enforcer again.
+    let reconnected = wait_for(Duration::from_secs(15), || {
+        !app.argusctl_json(&["status"]).unwrap()["status"]["kronos"].is_null()
+    });
+    assert!(
+        reconnected.is_some(),
+        "kronos did not reconnect\n{}",
+        app.logs()
+    );
+}
+
+/// Packets the kernel matched against the attacker's IPv4 host ban, read from the pinned map (the
+/// enforcer may be dead).
+fn attacker_drops(app: &Appliance) -> u64 {
+    argus_sentinel_common::maps::Blocklist::open(&app.config().paths.pin_dir)
+        .unwrap()
+        .lookup(ATTACKER_V4.parse().unwrap())
+        .unwrap()
+        .map(|v| v.packets)
+        .unwrap_or(0)
 }
