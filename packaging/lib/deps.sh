@@ -40,6 +40,8 @@ ARGUS_APT_TEST=(bpftool iproute2 iputils-ping ethtool util-linux
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user-static binfmt-support
     systemd dpkg-dev help2man unzip python3 python3-venv ca-certificates)
 ARGUS_APT_DEMO=(bpftool iproute2 iputils-ping ethtool python3 python3-venv)
+# The netns lab's traffic tools: used by the demo and by the end-to-end tests.
+ARGUS_APT_LAB=(nmap hping3 wrk curl socat tcpdump)
 
 argus_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 argus_warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -149,14 +151,14 @@ argus_deps() {
     case "$profile" in
         build) argus_apt_install "${ARGUS_APT_BUILD[@]}" ;;
         test)
-            argus_apt_install "${ARGUS_APT_BUILD[@]}" "${ARGUS_APT_TEST[@]}"
+            argus_apt_install "${ARGUS_APT_BUILD[@]}" "${ARGUS_APT_TEST[@]}" "${ARGUS_APT_LAB[@]}"
             argus_rust_target aarch64-unknown-linux-gnu
             argus_cargo_deb
             argus_ort_lib amd64 >/dev/null
             argus_ort_lib arm64 >/dev/null
             ;;
         demo)
-            argus_apt_install "${ARGUS_APT_BUILD[@]}" "${ARGUS_APT_DEMO[@]}"
+            argus_apt_install "${ARGUS_APT_BUILD[@]}" "${ARGUS_APT_DEMO[@]}" "${ARGUS_APT_LAB[@]}"
             argus_ort_lib "$(dpkg --print-architecture)" >/dev/null
             ;;
         *) argus_die "unknown dependency profile '$profile' (build|test|demo)" ;;
