@@ -6,6 +6,7 @@
 //! traffic only flows between namespaces the tests create.
 
 pub mod appliance;
+pub mod demo;
 pub mod lab;
 pub mod netns;
 pub mod process;

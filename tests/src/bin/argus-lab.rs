@@ -18,6 +18,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The demo: the whole appliance on a throwaway lab, dry-run then enforce, with real benign and attack
+    /// traffic; tears everything down at the end or on Ctrl-C.
+    Demo,
     /// Record benign lab traffic (web, DNS-like, bulk, interactive from many sources) to a pcap file,
     /// captured on the gateway's WAN interface: the bootstrap isolation forest is trained on it.
     RecordBaseline {
@@ -40,6 +43,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     argus_tests::require_root("argus-lab");
     match cli.command {
+        Command::Demo => argus_tests::demo::run(),
         Command::RecordBaseline {
             out,
             secs,
