@@ -123,7 +123,6 @@ fn committed(db: &Path, id: u64) -> bool {
 async fn each_verdict_is_acknowledged_only_once_committed() {
     let mut run = start();
     let mut k = kronos(&run.verdict_socket).await;
-    // Longer streams: `long_verdict_streams_are_acknowledged_in_order`.
     for id in 0..60 {
         k.send(&KronosMessage::Verdict(verdict(id))).await.unwrap();
         assert_eq!(k.recv().await.unwrap(), Some(EnforcerMessage::Ack { id }));
@@ -140,9 +139,6 @@ async fn each_verdict_is_acknowledged_only_once_committed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "argus-proto FrameCodec misreads a frame split across socket reads (it checks the \
-            length prefix while the inner codec is mid-body), so a connection breaks after ~8 KiB; \
-            re-enable once proto/src/frame.rs is fixed"]
 async fn long_verdict_streams_are_acknowledged_in_order() {
     let mut run = start();
     let mut k = kronos(&run.verdict_socket).await;

@@ -3,7 +3,8 @@
 //! One [`Store`] is owned by the enforcer's single writer thread. Every decision is one transaction
 //! ([`Store::write`]); reads go through [`Reader`]. The database runs in WAL mode with
 //! `synchronous = NORMAL`: a committed transaction survives the process being killed (the case the
-//! enforcer must survive), and the database stays consistent on power loss.
+//! enforcer must survive), and the database stays consistent on power loss. WAL checkpoints (the only
+//! fsyncs) run on a background connection, so a decision never waits for one.
 //!
 //! Opening never silently replaces a bad database: a locked, corrupt or too-new file is a
 //! [`StoreError`] naming the file.
@@ -14,6 +15,8 @@ mod schema;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -107,10 +110,60 @@ pub(crate) fn classify(path: &Path, action: &'static str, e: rusqlite::Error) ->
     }
 }
 
+/// How often the background connection checkpoints the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Checkpoints the WAL from its own connection. SQLite's automatic checkpoint would run inside a
+/// decision's commit and stall it for an fsync (milliseconds on an SD card); a PASSIVE checkpoint
+/// here runs beside the writer without blocking it.
+struct Checkpointer {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn spawn(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| classify(path, "open checkpoint connection", e))?;
+        conn.busy_timeout(LOCK_WAIT)
+            .map_err(|e| classify(path, "set busy timeout", e))?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let db = path.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                        tracing::warn!(db = %db.display(), error = %e, "WAL checkpoint failed; retrying");
+                    }
+                }
+            })
+            .expect("spawning the checkpoint thread");
+        Ok(Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The open blacklist database.
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl std::fmt::Debug for Store {
@@ -155,6 +208,7 @@ impl Store {
         conn.busy_timeout(LOCK_WAIT)
             .map_err(e("set busy timeout"))?;
         // The first statement reads the file header, so garbage fails here with NOTADB.
+        let mut checkpointer = None;
         if wal {
             let mode: String = conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -165,6 +219,9 @@ impl Store {
                     detail: format!("cannot switch to WAL mode (still {mode})"),
                 });
             }
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(e("disable automatic checkpoints"))?;
+            checkpointer = Some(Checkpointer::spawn(&path)?);
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(e("set synchronous"))?;
@@ -179,7 +236,11 @@ impl Store {
                 detail: format!("integrity check: {check}"),
             });
         }
-        let mut store = Self { conn, path };
+        let mut store = Self {
+            conn,
+            path,
+            _checkpointer: checkpointer,
+        };
         store.migrate()?;
         Ok(store)
     }
