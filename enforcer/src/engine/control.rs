@@ -549,6 +549,7 @@ impl Engine {
             tracing::warn!(%actor, ?setting, ?mode, "mode changed by argusctl");
             self.setting = setting;
             self.set_mode(mode);
+            self.promote_simulated(now, &actor.to_string())?;
         }
         Ok(ControlReply::Mode {
             setting: self.setting,

@@ -199,6 +199,7 @@ impl Engine {
         let now = self.clock.now();
         self.apply_mode(now)?;
         self.expire(now)?;
+        self.promote_simulated(now, &Actor::Enforcer.to_string())?;
         // Anti-lockout must hold whether or not the kernel maps exist yet.
         if self
             .last_system_read
@@ -485,6 +486,54 @@ impl Engine {
                 }
             })
             .collect()
+    }
+
+    /// While enforcing, the dry-run's live simulated bans become active ones, whichever way enforcement
+    /// began (the dry-run week ended, `argusctl mode enforce`, aegis.yaml, a restart after either). The
+    /// owner had the dry-run report to allow friends first, and kronos sends no new verdict for a source
+    /// it already reported, so without this a source banned yesterday in dry-run would roam free today.
+    /// Bans covering a prefix protected now (allowlisted since) stay simulated and run out.
+    pub(super) fn promote_simulated(
+        &mut self,
+        now: UnixTimeNs,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        if self.mode != EffectiveMode::Enforce || self.counts.simulated == 0 {
+            return Ok(());
+        }
+        let due: Vec<BanRow> = self
+            .store
+            .read()
+            .bans_in(&[BanState::Simulated])?
+            .into_iter()
+            .filter(|b| b.expires_at > now && self.protected.overlapping(b.prefix).is_none())
+            .collect();
+        if due.is_empty() {
+            return Ok(());
+        }
+        self.store.write(|w| {
+            for b in &due {
+                w.activate_ban(b.id, now, b.expires_at, b.reason, None)?;
+                w.audit(&AuditRow {
+                    at: now,
+                    actor: actor.to_owned(),
+                    action: AuditAction::Ban,
+                    prefix: Some(b.prefix),
+                    detail: format!(
+                        "{}: simulated ban from the dry-run promoted on enforcement",
+                        b.reason
+                    ),
+                })?;
+            }
+            Ok(())
+        })?;
+        tracing::warn!(promoted = due.len(), "dry-run bans are now enforced");
+        for b in &due {
+            self.count_ended(BanState::Simulated);
+            self.count_started(BanState::Active);
+            self.write_kernel_block(&b.prefix, b.reason, false, b.counters());
+        }
+        Ok(())
     }
 
     /// Adjusts the live counts for a ban in `state` that ended.

@@ -822,3 +822,64 @@ fn the_database_on_disk_is_shared_by_restarts_and_nothing_is_lost() {
     assert_eq!(maps.blocks().len(), 20);
     assert_eq!(h.engine.counts().active, 20);
 }
+
+#[test]
+fn entering_enforcement_promotes_live_simulated_bans_but_not_allowlisted_ones() {
+    let mut h = Harness::with(&config(argus_config::Mode::Auto));
+    let (scanner, state, ..) = banned(&h.verdict("10.203.1.1", Reason::PortScan));
+    assert_eq!(state, BanState::Simulated);
+    let (friend, ..) = banned(&h.verdict("10.203.1.2", Reason::BruteForce));
+    // The owner reads the report and allows the friend before enforcing.
+    h.ctl(ControlRequest::Allow {
+        prefix: friend,
+        comment: Some("a friend".into()),
+        ttl_secs: None,
+    })
+    .unwrap();
+    let reply = h.ctl(ControlRequest::Mode {
+        set: Some(ModeSetting::Enforce),
+    });
+    assert!(matches!(
+        reply,
+        Ok(ControlReply::Mode {
+            mode: EffectiveMode::Enforce,
+            ..
+        })
+    ));
+    // No new verdict arrives (kronos already reported the scanner): the dry-run's ban is enforced.
+    assert_eq!(
+        h.maps.blocks().get(&scanner),
+        Some(&false),
+        "an enforcing entry"
+    );
+    assert!(
+        h.maps.blocks().get(&friend).is_none(),
+        "the allowed friend is not banned"
+    );
+    let live = h.engine.store().read().live_bans().unwrap();
+    let states: Vec<_> = live.iter().map(|b| (b.prefix, b.state)).collect();
+    assert!(states.contains(&(scanner, BanState::Active)), "{states:?}");
+    assert!(
+        !states
+            .iter()
+            .any(|(p, s)| *p == friend && *s == BanState::Active),
+        "{states:?}"
+    );
+}
+
+#[test]
+fn the_end_of_the_dry_run_week_promotes_bans_still_running() {
+    let mut cfg = config(argus_config::Mode::Auto);
+    cfg.enforcer.default_ttl_secs = 2 * 24 * 3600;
+    let mut h = Harness::with(&cfg);
+    h.advance(6 * DAY);
+    let (p, state, ..) = banned(&h.verdict("10.203.1.1", Reason::PortScan));
+    assert_eq!(state, BanState::Simulated);
+    h.advance(DAY);
+    assert_eq!(h.engine.mode(), EffectiveMode::Enforce);
+    assert_eq!(
+        h.maps.blocks().get(&p),
+        Some(&false),
+        "promoted at the switch"
+    );
+}
