@@ -853,7 +853,7 @@ fn entering_enforcement_promotes_live_simulated_bans_but_not_allowlisted_ones() 
         "an enforcing entry"
     );
     assert!(
-        h.maps.blocks().get(&friend).is_none(),
+        !h.maps.blocks().contains_key(&friend),
         "the allowed friend is not banned"
     );
     let live = h.engine.store().read().live_bans().unwrap();
