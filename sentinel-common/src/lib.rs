@@ -15,6 +15,8 @@
 //! - [`bpffs`]: making sure a pin directory is on bpffs; temporary bpffs and
 //!   the root check for tests.
 
+#![warn(missing_docs)]
+
 pub mod abi;
 pub mod bpffs;
 pub mod entry;

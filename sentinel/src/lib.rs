@@ -10,6 +10,8 @@
 //! - [`netlink`]: reading back the XDP mode of an interface;
 //! - [`clock`]: monotonic to Unix time.
 
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod error;
 pub mod live;
