@@ -105,6 +105,28 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Man pages and shell completions, for packaging (local).
+    #[command(hide = true)]
+    Generate {
+        /// What to generate.
+        #[command(subcommand)]
+        what: GenerateCommand,
+    },
+}
+
+/// `argusctl generate …`.
+#[derive(Debug, PartialEq, Eq, Subcommand)]
+pub enum GenerateCommand {
+    /// Write argusctl.1 and one page per subcommand (argusctl-list.1 …) into DIR.
+    Man {
+        /// Output directory (created if missing).
+        dir: PathBuf,
+    },
+    /// Print the completion script for SHELL.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `argusctl config …`.
@@ -146,6 +168,8 @@ pub enum Action<'a> {
     Remote(ControlRequest),
     /// A local configuration command.
     Config(&'a ConfigCommand),
+    /// Generate man pages or completions.
+    Generate(&'a GenerateCommand),
 }
 
 impl Command {
@@ -188,6 +212,7 @@ impl Command {
             },
             Self::Refit => ControlRequest::Refit,
             Self::Config { command } => return Action::Config(command),
+            Self::Generate { what } => return Action::Generate(what),
         })
     }
 }

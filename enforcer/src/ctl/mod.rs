@@ -21,7 +21,7 @@ use clap::Parser;
 use serde_json::json;
 use tokio::net::UnixStream;
 
-use cli::{Action, Cli, ConfigCommand};
+use cli::{Action, Cli, ConfigCommand, GenerateCommand};
 
 /// How long argusctl waits for the enforcer's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
@@ -137,6 +137,7 @@ pub async fn run(cli: Cli) -> Outcome {
                 .unwrap_or_else(|| DEFAULT_CONFIG_PATH.into());
             return config_check(&path, json);
         }
+        Action::Generate(what) => return generate(what),
     };
     let socket = match socket_path(&cli) {
         Ok(s) => s,
@@ -159,6 +160,28 @@ pub async fn run(cli: Cli) -> Outcome {
             serde_json::to_value(&reply).expect("replies serialise")
         )),
         Ok(Ok(Ok(reply))) => Outcome::ok(output::render(&reply, UnixTimeNs::now())),
+    }
+}
+
+/// Man pages (clap_mangen) or a completion script (clap_complete) from the CLI definition itself, so
+/// they never drift from `--help`.
+fn generate(what: &GenerateCommand) -> Outcome {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    match what {
+        GenerateCommand::Man { dir } => {
+            let written =
+                std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir));
+            match written {
+                Ok(()) => Outcome::ok(format!("man pages written to {}\n", dir.display())),
+                Err(e) => Outcome::fail(Exit::Internal, format!("{}: {e}", dir.display()), false),
+            }
+        }
+        GenerateCommand::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut cmd, "argusctl", &mut out);
+            Outcome::ok(String::from_utf8_lossy(&out).into_owned())
+        }
     }
 }
 
@@ -267,6 +290,24 @@ mod tests {
         assert!(h.stdout.contains("4 enforcer unreachable"), "{}", h.stdout);
         let v = parse(["argusctl", "--version"]).unwrap_err();
         assert_eq!(v.exit, Exit::Ok);
+    }
+
+    #[tokio::test]
+    async fn man_pages_and_completions_come_from_the_cli_definition() {
+        let dir = tempfile::tempdir().unwrap();
+        let man = dir.path().join("man");
+        let out = run(cli(&["generate", "man", man.to_str().unwrap()])).await;
+        assert_eq!(out.exit, Exit::Ok, "{}", out.stderr);
+        let page = std::fs::read_to_string(man.join("argusctl.1")).unwrap();
+        assert!(page.contains(".TH argusctl"), "{page}");
+        assert!(page.contains("unblock"), "{page}");
+        let sub = std::fs::read_to_string(man.join("argusctl-unblock.1")).unwrap();
+        assert!(sub.contains("false positive"), "{sub}");
+        for shell in ["bash", "zsh", "fish"] {
+            let out = run(cli(&["generate", "completions", shell])).await;
+            assert_eq!(out.exit, Exit::Ok);
+            assert!(out.stdout.contains("unblock"), "{shell}: {}", out.stdout);
+        }
     }
 
     #[tokio::test]
