@@ -133,7 +133,7 @@ pub struct BlockValue {
     pub bytes: u64,
     /// Packets that matched in dry-run or monitor mode.
     pub would_drop: u64,
-    /// `CLOCK_MONOTONIC` nanoseconds of the last match, 0 = never.
+    /// `CLOCK_MONOTONIC_COARSE` nanoseconds of the last match, 0 = never.
     pub last_hit_ns: u64,
     /// `enum argus_reason`.
     pub reason: u32,
@@ -147,7 +147,7 @@ pub struct BlockValue {
 pub struct AllowValue {
     /// Packets that matched.
     pub packets: u64,
-    /// `CLOCK_MONOTONIC` nanoseconds of the last match, 0 = never.
+    /// `CLOCK_MONOTONIC_COARSE` nanoseconds of the last match, 0 = never.
     pub last_hit_ns: u64,
 }
 

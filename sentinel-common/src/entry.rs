@@ -93,7 +93,7 @@ pub struct BlockCounters {
     pub bytes: u64,
     /// Matches while dry-run or monitor mode was on.
     pub would_drop: u64,
-    /// `CLOCK_MONOTONIC` ns of the last match, 0 = never.
+    /// `CLOCK_MONOTONIC_COARSE` ns of the last match, 0 = never.
     pub last_hit_ns: u64,
 }
 

@@ -248,7 +248,7 @@ pub struct AllowEntry {
     pub prefix: IpNet,
     /// Packets that matched.
     pub packets: u64,
-    /// `CLOCK_MONOTONIC` ns of the last match, 0 = never.
+    /// `CLOCK_MONOTONIC_COARSE` ns of the last match, 0 = never.
     pub last_hit_ns: u64,
 }
 

@@ -107,7 +107,8 @@ struct argus_block_value {
 	__u64 bytes;
 	/* Packets that matched while dry-run or ARGUS_BLOCK_F_MONITOR was on. */
 	__u64 would_drop;
-	/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last match, 0 = never. */
+	/* bpf_ktime_get_coarse_ns() (CLOCK_MONOTONIC_COARSE: the flows' clock
+	 * at tick resolution) of the last match, 0 = never. */
 	__u64 last_hit_ns;
 	/* enum argus_reason. */
 	__u32 reason;
@@ -119,7 +120,7 @@ struct argus_block_value {
 struct argus_allow_value {
 	/* Packets that matched this entry. */
 	__u64 packets;
-	/* bpf_ktime_get_ns() of the last match, 0 = never. */
+	/* bpf_ktime_get_coarse_ns() of the last match, 0 = never. */
 	__u64 last_hit_ns;
 };
 

@@ -69,10 +69,13 @@ static __always_inline void argus_atomic_max_u32(__u32 *p, __u32 v)
 	}
 }
 
-/* Looks the checked address up: ALLOWLIST first, then BLOCKLIST. Updates
- * entry counters and the allowlisted/would_drop statistics. */
+/* Looks the checked address up: ALLOWLIST first, then BLOCKHOSTS and
+ * BLOCKLIST. Updates entry counters and the allowlisted/would_drop
+ * statistics. Entry "last hit" times use the coarse clock: the precise one
+ * costs more than a hash lookup on some hosts (kvm-clock), a drop must stay
+ * cheap, and "last hit" needs no better than a few milliseconds. */
 static __always_inline int argus_policy(const union argus_addr *addr,
-					__u32 cfg_flags, __u32 len, __u64 now,
+					__u32 cfg_flags, __u32 len,
 					struct argus_stats *st)
 {
 	struct argus_lpm_key key = { .prefixlen = ARGUS_LPM_MAX_PREFIXLEN };
@@ -86,7 +89,7 @@ static __always_inline int argus_policy(const union argus_addr *addr,
 		__sync_fetch_and_add(&allow->packets, 1);
 		/* A plain store: racing CPUs write nearly equal timestamps
 		 * and either one is a correct "last hit". */
-		allow->last_hit_ns = now;
+		allow->last_hit_ns = bpf_ktime_get_coarse_ns();
 		st->allowlisted++;
 		return ARGUS_VERDICT_PASS;
 	}
@@ -99,7 +102,7 @@ static __always_inline int argus_policy(const union argus_addr *addr,
 		return ARGUS_VERDICT_PASS;
 	__sync_fetch_and_add(&block->packets, 1);
 	__sync_fetch_and_add(&block->bytes, len);
-	block->last_hit_ns = now;
+	block->last_hit_ns = bpf_ktime_get_coarse_ns();
 	if ((cfg_flags & ARGUS_CFG_F_DRY_RUN) ||
 	    (block->flags & ARGUS_BLOCK_F_MONITOR)) {
 		__sync_fetch_and_add(&block->would_drop, 1);
@@ -336,15 +339,17 @@ int argus_xdp(struct xdp_md *ctx)
 	else
 		check = &p.src;
 
-	now = bpf_ktime_get_ns();
-	if (check && argus_policy(check, cfg_flags, p.frame_len, now, st) ==
+	if (check && argus_policy(check, cfg_flags, p.frame_len, st) ==
 			     ARGUS_VERDICT_DROP) {
 		st->dropped++;
 		return XDP_DROP;
 	}
 	st->passed++;
-	if (p.has_l4)
+	if (p.has_l4) {
+		/* Flows need the precise clock (inter-arrival times). */
+		now = bpf_ktime_get_ns();
 		argus_account_flow(ctx, &p, cfg, now, st);
+	}
 	return XDP_PASS;
 }
 
