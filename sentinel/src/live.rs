@@ -132,7 +132,38 @@ impl Live {
             );
             live.attached.push(attached);
         }
+        live.detach_unconfigured(&links_dir, cfg)?;
         Ok(live)
+    }
+
+    /// Detaches links pinned by an earlier run for interfaces that are no
+    /// longer configured: the program must not keep filtering an interface
+    /// the operator removed from aegis.yaml.
+    fn detach_unconfigured(&self, links_dir: &Path, cfg: &Config) -> Result<(), SentinelError> {
+        let entries = std::fs::read_dir(links_dir).map_err(|source| SentinelError::Io {
+            op: "list",
+            path: links_dir.to_owned(),
+            source,
+        })?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if cfg.sentinel.interfaces.iter().any(|i| i.name == name) {
+                continue;
+            }
+            let path = entry.path();
+            let link_err = |detail: String| SentinelError::Link {
+                path: path.clone(),
+                detail,
+            };
+            let pinned = PinnedLink::from_pin(&path).map_err(|e| link_err(format!("open: {e}")))?;
+            drop(
+                pinned
+                    .unpin()
+                    .map_err(|e| link_err(format!("unpin: {e}")))?,
+            );
+            tracing::warn!(interface = %name, "detached XDP from an interface no longer configured");
+        }
+        Ok(())
     }
 
     fn link_path(&self, name: &str) -> PathBuf {

@@ -202,7 +202,25 @@ fn keep_dataplane_on_exit_leaves_it_attached() {
     stop(&mut s);
     assert!(p.link().exists(), "link still pinned");
     assert!(!ping(&p.a, B4), "still dropping after a clean stop");
-    // Clean up the attachment: unpinning the link detaches it.
-    drop(PinnedLink::from_pin(p.link()).unwrap().unpin().unwrap());
-    assert!(ping(&p.a, B4));
+
+    // The next run is configured for another interface only (a bridge, which
+    // has no native XDP): the stale vb link is detached, and xdp_mode auto
+    // falls back to generic XDP with a warning.
+    p.b.ip(&["link", "add", "vx", "type", "bridge"]);
+    p.b.ip(&["link", "set", "vx", "up"]);
+    let other = write_config(p.dir.path(), &p.pin_dir(), &[("vx", "wan")], "");
+    let mut s = spawn_sentinel(
+        &p.b,
+        &other,
+        &p.dir.path().join("out1.jsonl"),
+        p.dir.path().join("sentinel1.log"),
+    );
+    wait_attached(&s, &p.pin_dir(), &["vx"]);
+    let log = s.log();
+    assert!(log.contains("falling back to generic"), "{log}");
+    assert!(log.contains("mode=Generic"), "{log}");
+    assert!(log.contains("no longer configured"), "{log}");
+    assert!(!p.link().exists(), "stale vb link removed");
+    assert!(ping(&p.a, B4), "vb is no longer filtered");
+    stop(&mut s);
 }
