@@ -144,7 +144,7 @@ pub fn require_root(what: &str) {
     let euid = unsafe { libc::geteuid() };
     assert!(
         euid == 0,
-        "{what} needs root (loads BPF programs, mounts bpffs); run as root, e.g. \
-         `sudo -E cargo test -p argus-sentinel-common`"
+        "{what} needs root (loads BPF programs, mounts bpffs, creates network namespaces); \
+         run the tests as root, e.g. `sudo -E cargo test -p <crate>`"
     );
 }
