@@ -4,7 +4,8 @@
 //! byte counts for known UDP (v4, v6), ICMP and TCP exchanges, orient flows
 //! from their initiator (also a LAN-initiated one), and `--pcap` on a capture
 //! of wan0 taken at the same time must give the same records and samples.
-//! Root only: fails without root.
+//! Also: the LAN side drops packets to banned destinations (and stops when
+//! the flag is cleared). Root only: fails without root.
 
 mod common;
 
@@ -387,4 +388,70 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
     let live_samples = pick(samples(&live_out));
     assert!(!live_samples.is_empty(), "payload samples were exported");
     assert_eq!(pick(samples(&pcap_out)), live_samples);
+}
+
+/// Whether a datagram from the server reaches the client (1 s wait).
+fn server_reaches_client(lab: &Gateway, port: u16) -> bool {
+    let client = sa(CLIENT_V4, port);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let receiver = spawn_in_netns(&lab.client, move || {
+        let c = UdpSocket::bind(client).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+            .unwrap();
+        tx.send(()).unwrap();
+        let mut buf = [0u8; 64];
+        c.recv_from(&mut buf).is_ok()
+    });
+    rx.recv().unwrap();
+    in_netns(&lab.server, move || {
+        let s = UdpSocket::bind(sa(SERVER_V4, 0)).unwrap();
+        s.send_to(b"to a banned host", client).unwrap();
+    });
+    receiver.join().unwrap()
+}
+
+#[test]
+fn lan_side_drops_traffic_to_banned_destinations() {
+    use argus_sentinel_common::entry::{BlockEntry, ReasonCode};
+    use argus_sentinel_common::maps::{Blocklist, ConfigMap};
+
+    require_root("lan_side_drops_traffic_to_banned_destinations");
+    let lab = Gateway::new();
+    let fs = TempBpffs::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pin_dir = fs.path().join("argus");
+    let config = write_config(
+        dir.path(),
+        &pin_dir,
+        &[("wan0", "wan"), ("lan0", "lan")],
+        "",
+    );
+    let mut sentinel = spawn_sentinel(
+        &lab.gateway,
+        &config,
+        &dir.path().join("out.jsonl"),
+        dir.path().join("sentinel.log"),
+    );
+    wait_attached(&sentinel, &pin_dir, &["wan0", "lan0"]);
+    assert!(server_reaches_client(&lab, 6001), "baseline");
+
+    let mut b = Blocklist::open(&pin_dir).unwrap();
+    let client: ipnet::IpNet = format!("{CLIENT_V4}/32").parse().unwrap();
+    b.insert(&BlockEntry::new(client, ReasonCode::Manual))
+        .unwrap();
+    // drop_lan_to_banned defaults to true: lan0 drops packets *to* the ban.
+    assert!(
+        !server_reaches_client(&lab, 6002),
+        "LAN to banned is dropped"
+    );
+    let hits = b.lookup(client.addr()).unwrap().unwrap().packets;
+    assert!(hits >= 1);
+    // Without the flag, lan0 lets it through (only wan0 checks sources).
+    let mut cfg = ConfigMap::open(&pin_dir).unwrap();
+    let mut c = cfg.get().unwrap();
+    assert!(c.drop_lan_to_banned, "sentinel wrote the configured flag");
+    c.drop_lan_to_banned = false;
+    cfg.set(&c).unwrap();
+    assert!(server_reaches_client(&lab, 6003), "LAN check off");
+    stop(&mut sentinel);
 }
