@@ -23,6 +23,10 @@ use common::{
     wait_attached, wait_for, write_config,
 };
 
+/// Bounds every blocking read so a lost packet fails the test instead of
+/// hanging it (a bound on waiting, not a performance assertion).
+const IO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn sa(ip: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip.parse().unwrap(), port)
 }
@@ -40,6 +44,7 @@ fn udp_exchange(
     let (tx, rx) = std::sync::mpsc::channel();
     let srv = spawn_in_netns(&lab.server, move || {
         let s = UdpSocket::bind(server).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         tx.send(()).unwrap();
         let mut buf = [0u8; 2048];
         for _ in 0..n {
@@ -50,6 +55,7 @@ fn udp_exchange(
     rx.recv().unwrap();
     in_netns(&lab.client, move || {
         let c = UdpSocket::bind(client).unwrap();
+        c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut buf = [0u8; 2048];
         for i in 0..n {
             let mut payload = vec![0xAA; req];
@@ -66,6 +72,7 @@ fn udp_from_lan(lab: &Gateway, server: SocketAddr, client: SocketAddr) {
     let (tx, rx) = std::sync::mpsc::channel();
     let cli = spawn_in_netns(&lab.client, move || {
         let c = UdpSocket::bind(client).unwrap();
+        c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         tx.send(()).unwrap();
         let mut buf = [0u8; 2048];
         let (_, from) = c.recv_from(&mut buf).unwrap();
@@ -74,6 +81,7 @@ fn udp_from_lan(lab: &Gateway, server: SocketAddr, client: SocketAddr) {
     rx.recv().unwrap();
     in_netns(&lab.server, move || {
         let s = UdpSocket::bind(server).unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         s.send_to(&[0xDD; 64], client).unwrap();
         let mut buf = [0u8; 2048];
         assert_eq!(s.recv_from(&mut buf).unwrap().0, 32);
@@ -90,6 +98,7 @@ fn tcp_exchange(lab: &Gateway, client: SocketAddr, server: SocketAddr) {
         let l = TcpListener::bind(server).unwrap();
         tx.send(()).unwrap();
         let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut got = Vec::new();
         s.read_to_end(&mut got).unwrap();
         assert_eq!(got.len(), 500);
@@ -117,6 +126,7 @@ fn tcp_exchange(lab: &Gateway, client: SocketAddr, server: SocketAddr) {
         });
         nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&sock), &remote).unwrap();
         let mut s = TcpStream::from(sock);
+        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         s.write_all(&[0x41; 500]).unwrap();
         s.shutdown(std::net::Shutdown::Write).unwrap();
         let mut got = Vec::new();

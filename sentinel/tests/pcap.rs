@@ -209,7 +209,11 @@ fn pcap_replay_to_kronos_waits_for_the_socket() {
         .unwrap();
     let got = rt.block_on(async {
         let listener = argus_proto::socket::bind(&socket, &Default::default()).unwrap();
-        let (stream, _) = listener.accept().await.unwrap();
+        // Bounded: a sentinel that never connects fails the test.
+        let (stream, _) = tokio::time::timeout(Duration::from_secs(60), listener.accept())
+            .await
+            .expect("sentinel connected")
+            .unwrap();
         let (mut conn, hello) = Connection::<SensorMessage, ()>::accept(
             stream,
             PeerRole::Sentinel,

@@ -13,7 +13,7 @@ use argus_sentinel_common::entry::{BlockEntry, ReasonCode};
 use argus_sentinel_common::maps::{Allowlist, Blocklist, ConfigMap, StatsMap};
 use aya::programs::links::{FdLink, PinnedLink};
 use common::net::{addr, unique_tag, veth, Managed, Netns};
-use common::{ping, require_root, spawn_sentinel, stop, wait_attached, write_config};
+use common::{ping, require_root, spawn_sentinel, stop, wait_attached, wait_for, write_config};
 use ipnet::IpNet;
 
 const A4: &str = "10.203.10.1";
@@ -216,10 +216,15 @@ fn keep_dataplane_on_exit_leaves_it_attached() {
         p.dir.path().join("sentinel1.log"),
     );
     wait_attached(&s, &p.pin_dir(), &["vx"]);
+    // Stale links are cleaned up right after the configured ones attach.
+    wait_for(
+        "the stale link to be detached",
+        || s.log(),
+        || s.log().contains("no longer configured"),
+    );
     let log = s.log();
     assert!(log.contains("falling back to generic"), "{log}");
     assert!(log.contains("mode=Generic"), "{log}");
-    assert!(log.contains("no longer configured"), "{log}");
     assert!(!p.link().exists(), "stale vb link removed");
     assert!(ping(&p.a, B4), "vb is no longer filtered");
     stop(&mut s);
