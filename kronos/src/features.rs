@@ -19,7 +19,8 @@
 //! probed, the new-flow rate, and the flows per service (repetition).
 //!
 //! Transformations keep every feature in a scale where a unit means the same everywhere:
-//! magnitudes (counts, bytes, durations, rates) are `ln(1 + x)` so one unit is a factor of `e`;
+//! magnitudes (counts, bytes, packet sizes, durations, rates) are `ln(1 + x)` so one unit is a
+//! factor of `e`;
 //! shares and flags lie in [0, 1]. Shares are smoothed towards 0 with [`SHARE_PRIOR`] pseudo-flows
 //! (`count / (flows + prior)`), so one reset flow from a new source is not already "100 % reset".
 //!
@@ -86,6 +87,10 @@ pub const WINDOW_FEATURE_NAMES: [&str; 11] = [
 
 /// Pseudo-flows added to the denominator of every share (see the module documentation).
 pub const SHARE_PRIOR: f64 = 4.0;
+
+/// Longest pause, in seconds, between two completed TCP connections of a source that still counts
+/// as one sustained run (see [`WindowSummary::sustained_secs`]).
+pub const SUSTAIN_GAP_SECS: f64 = 2.0;
 
 /// Default cap on tracked sources (about 1 KiB each with three windows).
 pub const DEFAULT_MAX_SOURCES: usize = 32_768;
@@ -177,10 +182,10 @@ pub fn push_flow_features(rec: &FlowRecord, out: &mut Vec<f64>) {
         (b.packets as f64).ln_1p(),
         (f.bytes as f64).ln_1p(),
         (b.bytes as f64).ln_1p(),
-        f.size_mean(),
-        f.size_std(),
-        b.size_mean(),
-        b.size_std(),
+        f.size_mean().ln_1p(),
+        f.size_std().ln_1p(),
+        b.size_mean().ln_1p(),
+        b.size_std().ln_1p(),
         (f.iat_mean_us() / 1e3).ln_1p(),
         (f.iat_std_us() / 1e3).ln_1p(),
         (b.iat_mean_us() / 1e3).ln_1p(),
@@ -231,6 +236,11 @@ pub struct WindowSummary {
     pub established: f64,
     /// TCP flows.
     pub tcp_flows: f64,
+    /// How long, up to now, the source has kept completing TCP connections without a pause longer
+    /// than [`SUSTAIN_GAP_SECS`] (0 when its last one is older): a property of the source, the
+    /// same in every window. A person's page load or a short load test lasts a second or two and
+    /// is followed by a pause; a password-guessing tool never pauses.
+    pub sustained_secs: f64,
 }
 
 impl WindowSummary {
@@ -378,6 +388,8 @@ pub struct SourceState {
     windows: Vec<WindowState>,
     last_ns: u64,
     last_tcp_ns: Option<u64>,
+    /// Start and latest completed connection of the current sustained run.
+    run: Option<(u64, u64)>,
     flows_total: u64,
 }
 
@@ -390,6 +402,7 @@ impl SourceState {
                 .collect(),
             last_ns: now_ns,
             last_tcp_ns: None,
+            run: None,
             flows_total: 0,
         }
     }
@@ -416,12 +429,30 @@ impl SourceState {
         if traits.tcp {
             self.last_tcp_ns = Some(now_ns);
         }
+        if traits.established {
+            self.run = match self.run {
+                Some((start, last)) if !paused(last, now_ns) => Some((start, now_ns)),
+                _ => Some((now_ns, now_ns)),
+            };
+        }
         self.flows_total += 1;
+    }
+
+    /// See [`WindowSummary::sustained_secs`].
+    pub fn sustained_secs(&self) -> f64 {
+        match self.run {
+            Some((start, last)) if !paused(last, self.last_ns) => (last - start) as f64 / 1e9,
+            _ => 0.0,
+        }
     }
 
     /// The behaviour in each window, shortest-configured first (configuration order).
     pub fn summaries(&self) -> impl ExactSizeIterator<Item = WindowSummary> + '_ {
-        self.windows.iter().map(WindowState::summary)
+        let sustained_secs = self.sustained_secs();
+        self.windows.iter().map(move |w| WindowSummary {
+            sustained_secs,
+            ..w.summary()
+        })
     }
 
     /// True when no TCP flow from this source was seen within its longest window: everything
@@ -450,6 +481,11 @@ impl SourceState {
             w.summary().push_features(out);
         }
     }
+}
+
+/// Whether more than [`SUSTAIN_GAP_SECS`] passed from `last_ns` to `now_ns`.
+fn paused(last_ns: u64, now_ns: u64) -> bool {
+    now_ns.saturating_sub(last_ns) as f64 / 1e9 > SUSTAIN_GAP_SECS
 }
 
 /// Tracks per-source behaviour and builds feature vectors.
@@ -588,18 +624,18 @@ mod tests {
         push_flow_features(&rec, &mut v);
         assert_eq!(v.len(), N_FLOW_FEATURES);
         let expect = [
-            3f64.ln(),    // ln(1 + 2 s)
-            6f64.ln(),    // ln(1 + 5)
-            5f64.ln(),    // ln(1 + 4)
-            601f64.ln(),  // ln(1 + 600)
-            4001f64.ln(), // ln(1 + 4000)
-            120.0,        // fwd size mean
-            80f64.sqrt(), // fwd size std
-            1000.0,       // bwd size mean
-            0.0,          // bwd size std
-            501f64.ln(),  // ln(1 + 500 ms)
-            0.0,          // constant gaps
-            0.0,          // one-packet-per-gap backward: no gaps recorded
+            3f64.ln(),                 // ln(1 + 2 s)
+            6f64.ln(),                 // ln(1 + 5)
+            5f64.ln(),                 // ln(1 + 4)
+            601f64.ln(),               // ln(1 + 600)
+            4001f64.ln(),              // ln(1 + 4000)
+            121f64.ln(),               // ln(1 + fwd size mean 120)
+            (1.0 + 80f64.sqrt()).ln(), // ln(1 + fwd size std √80)
+            1001f64.ln(),              // ln(1 + bwd size mean 1000)
+            0.0,                       // bwd size std
+            501f64.ln(),               // ln(1 + 500 ms)
+            0.0,                       // constant gaps
+            0.0,                       // one-packet-per-gap backward: no gaps recorded
             0.0,
             5.5f64.ln(),  // ln(1 + 9 packets / 2 s)
             2301f64.ln(), // ln(1 + 4600 bytes / 2 s)
@@ -692,6 +728,37 @@ mod tests {
         assert_eq!(v.len(), x.n_features());
         assert_eq!(x.feature_names()[N_FLOW_FEATURES], "src10s.flows");
         assert_eq!(x.feature_names().last().unwrap(), "src60s.packets_per_flow");
+    }
+
+    #[test]
+    fn sustained_runs_of_connections_end_at_a_pause() {
+        let mut x = extractor(&[10]);
+        let at = |ms: u64| tcp_flow("198.51.100.7", "192.0.2.1", 80, ms * NS / 1000, 0);
+        let sustained = |x: &mut FeatureExtractor, ms: u64| {
+            let s = x.observe(&at(ms)).summaries().next().unwrap();
+            assert_eq!(
+                s.sustained_secs,
+                x.source("198.51.100.7".parse().unwrap())
+                    .unwrap()
+                    .sustained_secs()
+            );
+            s.sustained_secs
+        };
+        // A connection every 1.5 s for 6 s: one run.
+        for ms in [0, 1500, 3000, 4500] {
+            sustained(&mut x, ms);
+        }
+        assert!((sustained(&mut x, 6000) - 6.0).abs() < 1e-9);
+        // A pause of 2.5 s starts a new run.
+        assert_eq!(sustained(&mut x, 8500), 0.0);
+        assert!((sustained(&mut x, 9000) - 0.5).abs() < 1e-9);
+        // Flows that complete no connection do not extend the run, and a later one after a pause
+        // reads 0.
+        let mut udp = flow("198.51.100.7", "192.0.2.1", IpProtocol::UDP, 53, 0, 0);
+        udp.last_seen.0 = 9800 * NS / 1000;
+        assert!((x.observe(&udp).sustained_secs() - 0.5).abs() < 1e-9);
+        udp.last_seen.0 = 12 * NS;
+        assert_eq!(x.observe(&udp).sustained_secs(), 0.0);
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! |---|---|---|
 //! | `port_scan` | ≥ 50 % of flows reset or unanswered, ≤ 4 packets per flow | min(distinct ports or hosts, failed probes) / 25 |
 //! | `syn_flood` | ≥ 80 % SYN-only flows, ≤ 4 ports | SYN-only flows / max(100, W) |
-//! | `brute_force` | ≤ 3 services, ≤ 40 packets per flow | completed connections / max(30, W / 2) |
-//! | `flood` | any | packets sent / (1000 · W) |
+//! | `brute_force` | ≤ 3 services, ≤ 40 packets per flow, connections sustained ≥ 5 s | completed connections / max(30, W / 2) |
+//! | `flood` | ≥ 50 % of flows unanswered | packets sent / (1000 · W) |
 //!
 //! The strongest rule over all windows names the reason of a verdict (when its strength is at
 //! least [`REASON_MIN_STRENGTH`]); its strength is a floor of the anomaly score, which is the
@@ -17,6 +17,13 @@
 //! baseline, so a week of background scanning cannot teach the model that scans are normal.
 //! The limits are attack-level volumes: at 1.0 a source is watched, at 3.0 (the default
 //! high-risk threshold) banned.
+//!
+//! The shapes keep benign volume out. A browser loading a page opens dozens of connections in a
+//! second and a load test hundreds, to one service, like a brute force; what they do not do is
+//! keep it up: a brute force needs the source to have completed connections without a pause of
+//! more than [`crate::features::SUSTAIN_GAP_SECS`] for [`BRUTE_FORCE_MIN_SUSTAINED_SECS`]. An
+//! upload sends many packets, but they are answered; a flood needs most of the source's flows to
+//! have gone unanswered (UDP floods: evidence the policy treats as spoofable).
 
 use argus_proto::Reason;
 
@@ -25,6 +32,10 @@ use crate::features::WindowSummary;
 /// Strength from which a rule names the reason of a verdict and keeps a source's vectors out of
 /// the baseline.
 pub const REASON_MIN_STRENGTH: f64 = 0.5;
+
+/// Seconds a source must have kept completing connections (see
+/// [`WindowSummary::sustained_secs`]) before its volume can count as a brute force.
+pub const BRUTE_FORCE_MIN_SUSTAINED_SECS: f64 = 5.0;
 
 /// The strongest rule that matched, with the amounts behind it.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,9 +58,11 @@ fn strengths(s: &WindowSummary) -> [(Reason, Option<f64>); 4] {
         .then(|| s.dst_ports.max(s.dst_hosts).min(s.failed_probes()) / 25.0);
     let syn_flood =
         (s.syn_only / flows >= 0.8 && s.dst_ports <= 4.0).then(|| s.syn_only / w.max(100.0));
-    let brute_force = (s.services <= 3.0 && s.packets_per_flow() <= 40.0)
+    let brute_force = (s.services <= 3.0
+        && s.packets_per_flow() <= 40.0
+        && s.sustained_secs >= BRUTE_FORCE_MIN_SUSTAINED_SECS)
         .then(|| s.established / (w / 2.0).max(30.0));
-    let flood = Some(s.packets / (1000.0 * w));
+    let flood = (s.unanswered / flows >= 0.5).then(|| s.packets / (1000.0 * w));
     [
         (Reason::PortScan, port_scan),
         (Reason::SynFlood, syn_flood),
@@ -97,8 +110,13 @@ fn evidence(reason: Reason, s: &WindowSummary) -> Vec<(String, f64)> {
             named("established", s.established),
             named("services", s.services),
             named("packets_per_flow", s.packets_per_flow()),
+            ("src.sustained_secs".to_owned(), s.sustained_secs),
         ]),
-        _ => out.extend([named("packets", s.packets), named("bytes", s.bytes)]),
+        _ => out.extend([
+            named("packets", s.packets),
+            named("bytes", s.bytes),
+            named("unanswered", s.unanswered),
+        ]),
     }
     out
 }
@@ -168,6 +186,7 @@ mod tests {
             dst_ports: 1.0,
             dst_hosts: 1.0,
             services: 1.0,
+            sustained_secs: 20.0,
             ..window(60)
         };
         let m = strongest([window(10), brute]).unwrap();
@@ -175,6 +194,12 @@ mod tests {
             (m.reason, m.strength, m.window_secs),
             (Reason::BruteForce, 4.0, 60)
         );
+        // The same volume in a burst (a page load, a short load test) is no brute force.
+        let burst = WindowSummary {
+            sustained_secs: 1.5,
+            ..brute
+        };
+        assert!(strongest([burst]).is_none());
 
         let flood = WindowSummary {
             flows: 50.0,
@@ -182,11 +207,17 @@ mod tests {
             dst_ports: 50.0,
             services: 50.0,
             dst_hosts: 1.0,
-            unanswered: 10.0,
+            unanswered: 40.0,
             ..window(10)
         };
         let m = strongest([flood]).unwrap();
         assert_eq!((m.reason, m.strength), (Reason::Flood, 5.0));
+        // As many packets, answered (an upload), are no flood.
+        let upload = WindowSummary {
+            unanswered: 0.0,
+            ..flood
+        };
+        assert!(strongest([upload]).is_none());
         assert!(strongest([window(10)]).is_none());
     }
 }
