@@ -24,7 +24,7 @@ use ort::value::TensorRef;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::engine::{excerpt, InspectRequest, PayloadVerdict};
+use crate::engine::{excerpt, fingerprint, InspectRequest, PayloadVerdict};
 use crate::model::sha256_hex;
 
 /// The metadata `format_version` this build reads.
@@ -365,6 +365,7 @@ impl PayloadCnn {
                 attack: c.attack,
                 model: self.version.clone(),
                 excerpt: excerpt(&r.bytes),
+                fingerprint: fingerprint(&r.bytes),
             })
             .collect())
     }

@@ -65,6 +65,7 @@ impl EngineSettings {
                 ban_ttl_secs: cfg.enforcer.default_ttl_secs,
                 watch_cooldown_secs: k.source_windows_secs.iter().copied().max().unwrap_or(600),
                 unblock_grace_secs: cfg.enforcer.unblock_grace_secs,
+                ban_spoofable_evidence: cfg.enforcer.ban_spoofable_evidence,
             },
             learning: false,
         }
@@ -99,6 +100,8 @@ pub struct PayloadVerdict {
     pub model: String,
     /// Printable excerpt of the payload.
     pub excerpt: String,
+    /// [`fingerprint`] of the payload.
+    pub fingerprint: u64,
 }
 
 /// What the engine produced for one input; drained by the caller.
@@ -361,7 +364,7 @@ impl Engine {
             anomaly,
             reason: snapshot.reason.unwrap_or(Reason::Anomaly),
             spoofable: state.connectionless_only(),
-            payload_attack: false,
+            attack_payload: None,
         };
         debug!(ip = %source, flow = %rec.key, score = anomaly, "scored");
         memo.last = snapshot;
@@ -381,6 +384,9 @@ impl Engine {
     /// source), or holds it until its source turns suspicious.
     pub fn on_sample(&mut self, sample: PayloadSample, out: &mut Outputs) {
         self.counters.samples += 1;
+        // A sample can arrive before any record of its source (records leave when flows end), and a
+        // verdict on it is stamped with the engine's clock.
+        self.now_ns = self.now_ns.max(sample.timestamp.0);
         let source = sample.flow.src.to_canonical();
         if sample.direction != Direction::Forward
             || self.triage.protection(source).is_some()
@@ -430,7 +436,7 @@ impl Engine {
             reason: Reason::PayloadAttack,
             // A payload over anything but TCP may come from a forged address.
             spoofable: pv.flow.protocol != IpProtocol::TCP,
-            payload_attack: true,
+            attack_payload: Some(pv.fingerprint),
         };
         let decision = self.policy.decide(&assessment, self.now_ns);
         let cnn = CnnEvidence {
@@ -511,6 +517,14 @@ impl Engine {
         info!(ip = %a.source, score = a.anomaly, action = ?action, reason = %a.reason, spoofable = a.spoofable, id = verdict.id, "verdict");
         out.verdicts.push(verdict);
     }
+}
+
+/// A hash of a payload's bytes, telling repeats of one payload from different payloads.
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    h.finish()
 }
 
 /// A printable excerpt of a payload: its first [`EXCERPT_BYTES`] bytes, other than printable

@@ -4,9 +4,14 @@
 //! - Nothing happens below `anomaly_threshold` unless the CNN found an attack payload.
 //! - **Ban** when the anomaly reaches `high_risk_threshold`, when a source keeps being watched
 //!   ([`REPEATS_TO_BAN`] watches for the same reason without a quiet spell), or for payload
-//!   attacks that repeat or come from an already suspicious source; otherwise **Watch**.
-//! - Never Ban on spoofable evidence (everything recent from the source was UDP/ICMP): Watch,
-//!   marked spoofable, and the enforcer decides (`enforcer.ban_spoofable_evidence`).
+//!   attacks from an already suspicious source or of [`PAYLOAD_ATTACKS_TO_BAN`] different
+//!   payloads; otherwise **Watch**. The same payload repeated is one piece of evidence: a client
+//!   re-sending a request the CNN misjudges (a search for `it's a <test>`) is not an attacker
+//!   trying exploit after exploit.
+//! - Never Ban on spoofable evidence alone (everything recent from the source was UDP/ICMP, or an
+//!   attack payload over UDP) unless `enforcer.ban_spoofable_evidence` is set: Watch, marked
+//!   spoofable. With the option set the Ban is sent, marked spoofable, and the enforcer (which
+//!   owns the option and checks it again) carries it out.
 //! - Never Ban a source for a reason the owner unblocked it for (`EnforcerMessage::FalsePositive`)
 //!   within `enforcer.unblock_grace_secs`.
 //! - No verdict at all for a source already banned (from the moment the Ban is emitted, and
@@ -26,8 +31,9 @@ use lru::LruCache;
 /// Watches for one reason after which a still-anomalous source is banned.
 pub const REPEATS_TO_BAN: u32 = 3;
 
-/// Attack payloads from one source after which it is banned even if its behaviour is normal.
-pub const PAYLOAD_ATTACKS_TO_BAN: u32 = 2;
+/// Different attack payloads from one source after which it is banned even if its behaviour is
+/// normal.
+pub const PAYLOAD_ATTACKS_TO_BAN: usize = 2;
 
 /// Unblocked prefixes remembered at once (the oldest are forgotten first).
 pub const MAX_FORGIVEN: usize = 1024;
@@ -49,6 +55,8 @@ pub struct PolicyParams {
     /// How long an unblocked source is not banned again for the same reason
     /// (`enforcer.unblock_grace_secs`).
     pub unblock_grace_secs: u64,
+    /// Ban on spoofable evidence alone (`enforcer.ban_spoofable_evidence`).
+    pub ban_spoofable_evidence: bool,
 }
 
 /// What kronos concluded about one source at one moment.
@@ -62,8 +70,9 @@ pub struct Assessment {
     pub reason: Reason,
     /// Everything recent from the source was connectionless.
     pub spoofable: bool,
-    /// The CNN classified one of its payloads as an attack.
-    pub payload_attack: bool,
+    /// The CNN classified one of its payloads as an attack: the payload's fingerprint (a hash of
+    /// its bytes), so repeats of one payload count once.
+    pub attack_payload: Option<u64>,
 }
 
 /// What the policy decided.
@@ -82,7 +91,9 @@ struct Memory {
     banned_until_ns: u64,
     last_watch: Option<(Reason, u64)>,
     watches: u32,
-    payload_attacks: u32,
+    /// Fingerprints of the different attack payloads seen, the first `payload_attacks` valid.
+    payloads: [u64; PAYLOAD_ATTACKS_TO_BAN],
+    payload_attacks: usize,
 }
 
 /// The decision policy and its memory.
@@ -112,7 +123,7 @@ impl Policy {
     pub fn decide(&mut self, a: &Assessment, now_ns: u64) -> Decision {
         let p = self.params;
         let suspicious = a.anomaly >= p.anomaly_threshold;
-        if !suspicious && !a.payload_attack {
+        if !suspicious && a.attack_payload.is_none() {
             return Decision::Quiet;
         }
         let forgiven = self.is_forgiven_for(a.source, a.reason, now_ns);
@@ -120,8 +131,12 @@ impl Policy {
         if m.banned_until_ns > now_ns {
             return Decision::Duplicate;
         }
-        if a.payload_attack {
-            m.payload_attacks += 1;
+        if let Some(fingerprint) = a.attack_payload {
+            let n = m.payload_attacks;
+            if n < PAYLOAD_ATTACKS_TO_BAN && !m.payloads[..n].contains(&fingerprint) {
+                m.payloads[n] = fingerprint;
+                m.payload_attacks += 1;
+            }
         }
         // A long quiet spell since the last watch starts the count afresh.
         if let Some((_, at)) = m.last_watch {
@@ -133,8 +148,9 @@ impl Policy {
             m.watches + 1 >= REPEATS_TO_BAN && m.last_watch.is_some_and(|(r, _)| r == a.reason);
         let wants_ban = a.anomaly >= p.high_risk_threshold
             || (suspicious && repeated_watches)
-            || (a.payload_attack && (suspicious || m.payload_attacks >= PAYLOAD_ATTACKS_TO_BAN));
-        if wants_ban && !a.spoofable && !forgiven {
+            || (a.attack_payload.is_some()
+                && (suspicious || m.payload_attacks >= PAYLOAD_ATTACKS_TO_BAN));
+        if wants_ban && (!a.spoofable || p.ban_spoofable_evidence) && !forgiven {
             m.banned_until_ns = now_ns.saturating_add(p.ban_ttl_secs.saturating_mul(NS));
             return Decision::Send(Action::Ban);
         }
@@ -216,6 +232,7 @@ mod tests {
                 ban_ttl_secs: 3600,
                 watch_cooldown_secs: 600,
                 unblock_grace_secs: 86_400,
+                ban_spoofable_evidence: false,
             },
             NonZeroUsize::new(64).unwrap(),
         )
@@ -227,7 +244,7 @@ mod tests {
             anomaly,
             reason,
             spoofable: false,
-            payload_attack: false,
+            attack_payload: None,
         }
     }
 
@@ -259,7 +276,7 @@ mod tests {
     }
 
     #[test]
-    fn spoofable_evidence_is_only_watched() {
+    fn spoofable_evidence_is_only_watched_unless_configured() {
         let mut p = policy();
         let a = Assessment {
             spoofable: true,
@@ -267,6 +284,14 @@ mod tests {
         };
         assert_eq!(p.decide(&a, 0), Decision::Send(Action::Watch));
         assert_eq!(p.decide(&a, NS), Decision::Duplicate);
+        let mut p = Policy::new(
+            PolicyParams {
+                ban_spoofable_evidence: true,
+                ..*policy().params()
+            },
+            NonZeroUsize::new(16).unwrap(),
+        );
+        assert_eq!(p.decide(&a, 0), Decision::Send(Action::Ban));
     }
 
     #[test]
@@ -279,16 +304,21 @@ mod tests {
     }
 
     #[test]
-    fn payload_attacks_ban_when_repeated_or_suspicious() {
+    fn payload_attacks_ban_when_different_or_suspicious() {
         let mut p = policy();
-        let a = Assessment {
-            payload_attack: true,
+        let a = |fingerprint| Assessment {
+            attack_payload: Some(fingerprint),
             ..assess(0.2, Reason::PayloadAttack)
         };
-        assert_eq!(p.decide(&a, 0), Decision::Send(Action::Watch));
-        assert_eq!(p.decide(&a, NS), Decision::Send(Action::Ban));
+        assert_eq!(p.decide(&a(1), 0), Decision::Send(Action::Watch));
+        // The same payload again is no new evidence.
+        assert_eq!(p.decide(&a(1), NS), Decision::Duplicate);
+        assert_eq!(p.decide(&a(2), 2 * NS), Decision::Send(Action::Ban));
         let mut p = policy();
-        let b = Assessment { anomaly: 1.2, ..a };
+        let b = Assessment {
+            anomaly: 1.2,
+            ..a(3)
+        };
         assert_eq!(p.decide(&b, 0), Decision::Send(Action::Ban));
     }
 

@@ -290,7 +290,7 @@ fn false_positive_feedback_suppresses_rebanning_and_keeps_the_source_as_normal()
 }
 
 #[test]
-fn attack_payloads_are_escalated_and_banned_when_repeated() {
+fn attack_payloads_are_escalated_and_banned_when_different_ones_repeat() {
     let src = "203.0.113.44";
     let cfg = config("");
     let mut e = engine(&cfg, Some(model()));
@@ -320,7 +320,10 @@ fn attack_payloads_are_escalated_and_banned_when_repeated() {
         attack: true,
         model: "cnn-test".into(),
         excerpt: "GET /?id=1' OR '1'='1".into(),
+        fingerprint: n,
     };
+    e.on_payload_verdict(&pv(1), &mut out);
+    // The same payload again (a client re-sending a request) is no new evidence.
     e.on_payload_verdict(&pv(1), &mut out);
     e.on_payload_verdict(&pv(2), &mut out);
     let actions: Vec<(Action, Reason)> =

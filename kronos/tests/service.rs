@@ -150,20 +150,24 @@ fn scan() -> Vec<SensorMessage> {
         .collect()
 }
 
-/// The first attack fixture of the shipped CNN: (class, payload).
-fn attack_fixture() -> (String, Vec<u8>) {
+/// The first two attack fixtures of the shipped CNN: (class, payload).
+fn attack_fixtures() -> Vec<(String, Vec<u8>)> {
     let path = support::repo_root().join("models/fixtures/payload_cnn_fixtures.json");
     let list: Vec<serde_json::Value> =
         serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    list.iter()
-        .find(|f| f["class"] != "benign")
+    let attacks: Vec<(String, Vec<u8>)> = list
+        .iter()
+        .filter(|f| f["class"] != "benign")
+        .take(2)
         .map(|f| {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(f["payload_b64"].as_str().unwrap())
                 .unwrap();
             (f["class"].as_str().unwrap().to_owned(), bytes)
         })
-        .expect("an attack fixture")
+        .collect();
+    assert_eq!(attacks.len(), 2, "two attack fixtures");
+    attacks
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,10 +204,10 @@ async fn end_to_end_records_and_payloads_become_verdicts() {
     assert_eq!(ban.reason, Reason::PortScan);
     assert!(!ban.evidence.example_flows.is_empty());
 
-    // Payload attacks to an inspected port go through the CNN.
-    let (class, payload) = attack_fixture();
+    // Payload attacks to an inspected port go through the CNN; two different ones ban.
+    let attacks = attack_fixtures();
     let attacker = "203.0.113.44";
-    for i in 0..2u16 {
+    for (i, (_, payload)) in (0u16..).zip(&attacks) {
         let mut flow = synth::tcp_flow(attacker, SERVER, 8080, T1 + 70 * NS, NS).key;
         flow.src_port = 41_000 + i;
         let sample = PayloadSample {
@@ -232,7 +236,7 @@ async fn end_to_end_records_and_payloads_become_verdicts() {
         .cnn
         .as_ref()
         .expect("cnn evidence");
-    assert_eq!(cnn.class, class);
+    assert_eq!(cnn.class, attacks[1].0);
     assert!(cnn.model.starts_with("cnn-"));
 
     // Status reports what happened.
