@@ -15,7 +15,8 @@
 #            sandbox (user, capabilities, bpffs, sockets, read-only paths), then the real binaries
 #   arm64    the portable (non-BPF) tests cross-built for aarch64 and run under qemu-user
 #   models   python3 models/train/check.py (shipped models match their recorded sha256), if present
-#   test     cargo test --workspace, root-only tests included (last, so its summary ends the output)
+#   test     cargo test --workspace --no-fail-fast, root-only tests included (last, so its summary ends
+#            the output)
 #
 # Environment:
 #   ARGUS_SKIP=deb,arm64     skip steps (comma-separated names from the list above)
@@ -142,7 +143,7 @@ if [ "$(id -u)" -ne 0 ]; then
     argus_warn "not root: the root-only tests (network namespaces, XDP) will fail; run: sudo packaging/test-all.sh"
 fi
 # shellcheck disable=SC2086
-step test cargo test "${locked[@]}" --workspace ${ARGUS_TEST_ARGS:-}
+step test cargo test "${locked[@]}" --workspace --no-fail-fast ${ARGUS_TEST_ARGS:-}
 
 echo "total    $((SECONDS - t_start))s" >>"$times_file"
 if [ ${#failed[@]} -ne 0 ]; then

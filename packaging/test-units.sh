@@ -13,6 +13,8 @@
 # It does this by replacing each ExecStart= with a small probe (packaging/test/probe.c) through drop-ins.
 # Then it removes the drop-ins and starts argus.target with the real binaries, the WAN being one end of a
 # veth pair inside the container, and reports each unit's state (a unit in "failed" state fails the test).
+# When all three run, it checks the sockets, the pins, XDP on the WAN, and argusctl through the package's
+# groups: root and members of argus may read, argus-admin may change the mode, anyone else is refused.
 #
 #   sudo packaging/test-units.sh target/debian/argus_0.1.0-1_amd64.deb
 #
@@ -172,6 +174,39 @@ for s in enforcer kronos sentinel; do
             ;;
     esac
 done
+
+# With all three running: the sockets, the pins, XDP on the WAN, and argusctl through the group
+# permissions the package sets up (argus: read-only; argus-admin: changes; anyone else: nothing).
+if [ "$(in_ct systemctl show -P ActiveState argus-enforcer.service argus-kronos.service argus-sentinel.service | grep . | sort -u)" = active ]; then
+    for _ in $(seq 1 20); do
+        in_ct test -S /run/argus/control.sock -a -S /run/argus/verdict.sock -a -S /run/argus/sentinel.sock &&
+            in_ct test -e /sys/fs/bpf/argus/BLOCKLIST && break
+        sleep 1
+    done
+    for f in control verdict sentinel; do
+        if in_ct test -S "/run/argus/$f.sock"; then ok "/run/argus/$f.sock exists"; else fail "/run/argus/$f.sock exists"; fi
+    done
+    if in_ct test -e /sys/fs/bpf/argus/BLOCKLIST; then ok "maps pinned under /sys/fs/bpf/argus"; else fail "maps pinned under /sys/fs/bpf/argus"; fi
+    if in_ct ip -d link show wan0 | grep -Eq 'xdp|prog/xdp'; then ok "XDP program attached to the WAN interface"; else fail "XDP program attached to the WAN interface"; fi
+    in_ct sh -c 'useradd -M -G argus ops-read && useradd -M -G argus,argus-admin ops-admin && useradd -M nobody-else' 2>/dev/null || true
+    argusctl_as() { in_ct runuser -u "$1" -- /usr/bin/argusctl "${@:2}" >/dev/null 2>&1; echo $?; }
+    rc="$(argusctl_as root status)"
+    if [ "$rc" = 0 ]; then ok "argusctl status as root"; else fail "argusctl status as root (exit $rc)"; fi
+    in_ct /usr/bin/argusctl status 2>&1 | sed 's/^/        /' || true
+    if in_ct /usr/bin/argusctl status --json 2>/dev/null | grep -Eq '"cnn_loaded": ?true'; then
+        ok "kronos loaded the CNN with the packaged ONNX Runtime (inside its sandbox)"
+    else
+        fail "kronos loaded the CNN with the packaged ONNX Runtime (inside its sandbox)"
+    fi
+    rc="$(argusctl_as ops-read status)"
+    if [ "$rc" = 0 ]; then ok "argusctl status as a member of argus"; else fail "argusctl status as a member of argus (exit $rc)"; fi
+    rc="$(argusctl_as ops-read mode dry-run)"
+    if [ "$rc" = 3 ]; then ok "argusctl mode dry-run refused for a member of argus only (exit 3)"; else fail "argusctl mode dry-run refused for a member of argus only (exit $rc, expected 3)"; fi
+    rc="$(argusctl_as ops-admin mode dry-run)"
+    if [ "$rc" = 0 ]; then ok "argusctl mode dry-run allowed for a member of argus-admin"; else fail "argusctl mode dry-run allowed for a member of argus-admin (exit $rc)"; fi
+    rc="$(argusctl_as nobody-else status)"
+    if [ "$rc" != 0 ]; then ok "argusctl status refused for a user in neither group (exit $rc)"; else fail "argusctl status refused for a user in neither group"; fi
+fi
 
 argus_log "purging the package in the container"
 in_ct env DEBIAN_FRONTEND=noninteractive dpkg --purge argus >"$work/dpkg.log" 2>&1 ||
