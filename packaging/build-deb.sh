@@ -100,7 +100,7 @@ stage_docs() {
         if "$run/$b" --help 2>/dev/null | grep -qi 'usage'; then
             help2man --no-info --section=1 --name="$desc" --version-string="$version" \
                 --no-discard-stderr "$run/$b" >"$tmp/man/$b.1"
-            argus_warn "$b: man page rendered by help2man from --help"
+            argus_log "$b: man page rendered by help2man from --help"
         else
             stub_man "$b" "$desc" >"$tmp/man/$b.1"
             argus_warn "$b: no --help output yet; shipping a stub man page"
