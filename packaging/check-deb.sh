@@ -89,6 +89,17 @@ done
 check "libonnxruntime.so is a $file_arch shared object" bash -c "file -bL '$r/usr/lib/argus/libonnxruntime.so' | grep -q 'ELF 64-bit LSB shared object, $file_arch'"
 check "libonnxruntime.so exports OrtGetApiBase" bash -c "readelf -W --dyn-syms '$r/usr/lib/argus/libonnxruntime.so' | grep -q ' OrtGetApiBase'"
 
+# The binaries run (under qemu-user for a foreign architecture) and argusctl accepts the shipped configuration.
+run_pkg() {
+    if [ "$arch" = "$(dpkg --print-architecture)" ]; then "$@"; else
+        QEMU_LD_PREFIX=/usr/aarch64-linux-gnu qemu-aarch64-static "$@"
+    fi
+}
+for b in argus-sentinel argus-kronos argus-enforcer argusctl; do
+    check "$b --version runs" run_pkg "$r/usr/bin/$b" --version
+done
+check "argusctl config check accepts the shipped aegis.yaml" run_pkg "$r/usr/bin/argusctl" config check "$r/etc/argus/aegis.yaml"
+
 # Highest GLIBC_x.y symbol version any ELF needs must be covered by "libc6 (>= x.y)" in Depends.
 libc_min="$(field Depends | sed -n 's/.*libc6 (>= \([0-9.]*\)).*/\1/p')"
 need="$(for f in "$r"/usr/bin/* "$r"/usr/lib/argus/libonnxruntime.so; do readelf -W --dyn-syms --version-info "$f" 2>/dev/null; done |
