@@ -10,7 +10,7 @@
 #
 # Environment:
 #   ARGUS_SKIP_BUILD=1   reuse the release binaries already built (cargo deb --no-build as well)
-#   ARGUS_DEB_OUT=DIR    where to write the packages (default target/debian)
+#   ARGUS_DEB_OUT=DIR    where to write the packages (default target/debian; CARGO_TARGET_DIR is honoured)
 #
 # How the package is put together: cargo builds the three binary crates in release mode (cross-built with
 # aarch64-linux-gnu-gcc as linker for arm64; the XDP object is compiled by clang -target bpfel, which is
@@ -28,7 +28,8 @@ cd "$ARGUS_ROOT"
 host_arch="$(dpkg --print-architecture)"
 archs=("$@")
 [ ${#archs[@]} -gt 0 ] || archs=("$host_arch")
-out_dir="${ARGUS_DEB_OUT:-$ARGUS_ROOT/target/debian}"
+target_dir="$(argus_target_dir)"
+out_dir="${ARGUS_DEB_OUT:-$target_dir/debian}"
 locked=()
 [ -n "${CI:-}" ] && locked=(--locked)
 
@@ -174,14 +175,14 @@ build_one() {
     triple="${ARGUS_RUST_TARGET[$arch]:-}"
     [ -n "$triple" ] || argus_die "unsupported architecture '$arch' (amd64|arm64)"
     if [ "$arch" = "$host_arch" ]; then
-        bindir="$ARGUS_ROOT/target/release"
+        bindir="$target_dir/release"
     else
         [ "$arch" = arm64 ] || argus_die "cross-building is only set up for arm64 (host is $host_arch)"
         argus_apt_install gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu qemu-user-static help2man
         argus_rust_target "$triple"
         argus_cross_env
         target_args=(--target "$triple")
-        bindir="$ARGUS_ROOT/target/$triple/release"
+        bindir="$target_dir/$triple/release"
     fi
     argus_apt_install help2man
 

@@ -41,8 +41,10 @@ ARGUS_ARM64_LIB_CRATES="${ARGUS_ARM64_LIB_CRATES:-argus-sentinel-common argus-en
 locked=()
 [ -n "${CI:-}" ] && locked=(--locked)
 
-times_file="$ARGUS_ROOT/target/test-all-times.txt"
-mkdir -p "$ARGUS_ROOT/target"
+target_dir="$(argus_target_dir)"
+export ARGUS_DEB_OUT="${ARGUS_DEB_OUT:-$target_dir/debian}"
+times_file="$target_dir/test-all-times.txt"
+mkdir -p "$target_dir"
 : >"$times_file"
 failed=()
 t_start=$SECONDS
@@ -77,7 +79,7 @@ do_install() {
         return 0
     fi
     local deb
-    deb="$(ls "$ARGUS_ROOT"/target/debian/argus_*_amd64.deb 2>/dev/null | sort -V | tail -1)"
+    deb="$(ls "$ARGUS_DEB_OUT"/argus_*_amd64.deb 2>/dev/null | sort -V | tail -1)"
     [ -n "$deb" ] || { argus_warn "no amd64 .deb built"; return 1; }
     "$here/test-install.sh" "$deb"
 }
@@ -88,7 +90,7 @@ do_units() {
         return 0
     fi
     local deb
-    deb="$(ls "$ARGUS_ROOT"/target/debian/argus_*_amd64.deb 2>/dev/null | sort -V | tail -1)"
+    deb="$(ls "$ARGUS_DEB_OUT"/argus_*_amd64.deb 2>/dev/null | sort -V | tail -1)"
     [ -n "$deb" ] || { argus_warn "no amd64 .deb built"; return 1; }
     "$here/test-units.sh" "$deb"
 }
@@ -147,6 +149,6 @@ step test cargo test "${locked[@]}" --workspace --no-fail-fast ${ARGUS_TEST_ARGS
 
 echo "total    $((SECONDS - t_start))s" >>"$times_file"
 if [ ${#failed[@]} -ne 0 ]; then
-    echo "test-all: FAILED steps: ${failed[*]} (timings: target/test-all-times.txt)" >&2
+    echo "test-all: FAILED steps: ${failed[*]} (timings: $times_file)" >&2
     exit 1
 fi

@@ -43,6 +43,9 @@ ARGUS_APT_DEMO=(bpftool iproute2 iputils-ping ethtool python3 python3-venv)
 # The netns lab's traffic tools: used by the demo and by the end-to-end tests.
 ARGUS_APT_LAB=(nmap hping3 wrk curl socat tcpdump)
 
+# Cargo's target directory (CARGO_TARGET_DIR is honoured).
+argus_target_dir() { printf '%s\n' "${CARGO_TARGET_DIR:-$ARGUS_ROOT/target}"; }
+
 argus_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 argus_warn() { printf 'warning: %s\n' "$*" >&2; }
 argus_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
