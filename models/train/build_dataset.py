@@ -303,6 +303,8 @@ def main():
     ap.add_argument("--per-attack-class", type=int, default=8000, help="target samples per attack class")
     ap.add_argument("--benign", type=int, default=50000)
     ap.add_argument("--ood-per-family", type=int, default=1000)
+    ap.add_argument("--benign-val-extra", type=int, default=30000, help="extra benign rows for threshold selection (val only)")
+    ap.add_argument("--benign-test-extra", type=int, default=30000, help="extra benign rows for the FPR estimate (test only)")
     ap.add_argument("--grammar-per-class", type=int, default=3000, help="grammar-generated SQLi / cmd-injection rows (train only)")
     ap.add_argument("--sc-per-template", type=int, default=10, help="distinct shellcodes per (template, arch)")
     ap.add_argument("--seed", type=int, default=SEED)
@@ -404,8 +406,20 @@ def main():
         for i in range(args.ood_per_family):
             rows.append(dict(cls="benign", data=fn(rng, v), group="ood:" + fam, split="ood", source="synthetic_ood/%s" % fam, carrier=fam, encoding="", core=None))
             stats[("benign", "ood")] += 1
-
     rng.shuffle(rows)
+    # Extra benign draws for val/test only: 0.1 % of a few thousand rows is a handful of rows, too noisy to
+    # set (val) or measure (test) the threshold; these rows make both estimates tighter. Not trained on.
+    # They are drawn with their own RNG after the shuffle, so they do not change the train rows or their order.
+    xrng = random.Random(args.seed + 7)
+    for split_name, n_extra in (("val", args.benign_val_extra), ("test", args.benign_test_extra)):
+        for i in range(n_extra):
+            fam, (fn, n, _) = xrng.choices(fams, weights)[0]
+            var = xrng.randrange(n)
+            b, carrier = C.benign_sample(xrng, v, fam, var)
+            rows.append(dict(cls="benign", data=b, group="benign-extra-%s:%s:%d" % (split_name, fam, var), split=split_name,
+                             source="synthetic/%s/%d" % (fam, var), carrier=carrier, encoding="", core=None))
+            stats[("benign", split_name)] += 1
+
     with gzip.open(os.path.join(args.out, "dataset.pkl.gz"), "wb", compresslevel=3) as f:
         pickle.dump(rows, f, protocol=4)
 

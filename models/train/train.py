@@ -93,13 +93,15 @@ def prf(y, yhat, classes):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=os.path.join(MODELS, ".data", "dataset.pkl.gz"))
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=7)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-train", type=int, default=0, help="debug: subsample train rows")
     ap.add_argument("--out", default=MODELS)
+    ap.add_argument("--weights", default="", help="skip training: load this state_dict (from a previous run's models/.data/payload_cnn.pt)")
+    ap.add_argument("--history-from", default="", help="with --weights: copy training.history from this payload_cnn.json")
     args = ap.parse_args()
     t0 = time.time()
 
@@ -138,7 +140,11 @@ def main():
     Xt = torch.from_numpy(X["train"])
     Yt = torch.from_numpy(Y["train"])
     history = []
-    for ep in range(args.epochs):
+    if args.weights:
+        model.load_state_dict(torch.load(args.weights))
+        if args.history_from:
+            history = json.load(open(args.history_from))["training"]["history"]
+    for ep in range(0 if args.weights else args.epochs):
         model.train()
         perm = torch.randperm(len(Xt), generator=g)
         tl, n = 0.0, 0
@@ -346,10 +352,10 @@ def main():
         "training": {
             "framework": "PyTorch %s (Debian python3-torch), exported with torch.onnx, verified with onnxruntime %s" % (torch.__version__, ort.__version__),
             "sources": {
-                "sql_injection": ["fray/payloads/sqli/*.json", "wfuzz/wordlist/Injections/SQL.txt", "wfuzz/wordlist/vulns/sql_inj.txt"],
+                "sql_injection": ["fray/payloads/sqli/*.json", "wfuzz/wordlist/Injections/SQL.txt", "wfuzz/wordlist/vulns/sql_inj.txt", "train/grammar.py (train split only)"],
                 "xss": ["fray/payloads/xss/*.json|*.txt", "wfuzz/wordlist/Injections/XSS.txt"],
                 "path_traversal": ["fray/payloads/path_traversal/*.json|*.txt", "wfuzz/wordlist/Injections/Traversal.txt", "wfuzz/wordlist/vulns/dirTraversal*.txt"],
-                "command_injection": ["fray/payloads/command_injection/*.json"],
+                "command_injection": ["fray/payloads/command_injection/*.json", "train/grammar.py (train split only)"],
                 "shellcode": ["pwntools shellcraft (i386, amd64, arm, thumb, aarch64) + pwnlib encoders, NOP sleds, overflow framing"],
                 "benign": ["synthetic: models/train/carriers.py (HTTP requests/responses, TLS, DNS, SSH, SMTP, IMAP/POP/FTP, Redis, MQTT, SMB, WebSocket, PostgreSQL, syslog, compressed/media/ELF blobs)"],
             },
@@ -358,11 +364,12 @@ def main():
             "rows_by_source": manifest["rows_by_source"],
             "dropped_by_filter": manifest["dropped_by_filter"],
             "seeds": {"dataset": manifest["seed"], "training": args.seed},
-            "split_method": "group split 70/15/15 by hash of group id: attack payloads grouped by a normalised skeleton (URL-decoded, lower-cased, digits/depth/target-file normalised), shellcode by (shellcraft template, arch), benign by (family, sub-template); a group is entirely in one split",
+            "split_method": "group split 70/15/15 by hash of group id: attack payloads grouped by a normalised skeleton (URL-decoded, lower-cased, digits/depth/target-file normalised), shellcode by (shellcraft template, arch), benign rows (synthetic draws) by random bucket within (family, sub-template); a group is entirely in one split. Extra benign draws: 30000 in val only (threshold selection), 30000 in test only (FPR estimate). Grammar-generated SQLi/command-injection rows (train/grammar.py) in train only, minus any whose skeleton equals a val/test group's. OOD benign protocols (train/carriers.py OOD_FAMILIES) are never trained on",
             "command": "models/train/train.sh",
             "hyperparameters": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr, "optimizer": "AdamW(wd=1e-4) + OneCycle",
                                 "class_weights": [round(float(x), 4) for x in w], "params": n_params},
             "history": history,
+            "weights_loaded_from_previous_run": bool(args.weights),
             "train_seconds": round(time.time() - t0, 1),
             "host": platform.platform(),
         },
