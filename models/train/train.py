@@ -27,6 +27,8 @@ sys.path.insert(0, HERE)
 from model import PAD, PayloadCNN  # noqa: E402
 
 MODELS = os.path.normpath(os.path.join(HERE, ".."))
+# fixtures are committed: skip rows whose random vocabulary (Debian wamerican) drew a profanity/slur
+_UNFIT = __import__("re").compile(rb"(?i)(fuck|shit|bitch|cunt|nigg|fag|whore|slut|dick|cock|pussy|bastard|rape|nazi|kike|spic|retard|damn|crap|piss|tits|porn|sex)")
 OPSET = 17
 INPUT_LENGTH = 512
 TARGET_FPR = 0.001
@@ -287,7 +289,7 @@ def main():
     fixtures = []
     conf_p = Pt.max(axis=1)
     for i, c in enumerate(classes):
-        idx = [j for j in range(len(yt)) if yt[j] == i and yhat[j] == i and conf_p[j] > 0.9]
+        idx = [j for j in range(len(yt)) if yt[j] == i and yhat[j] == i and conf_p[j] > 0.9 and not _UNFIT.search(split["test"][j]["data"][:1024])]
         seen_carriers = set()
         frng.shuffle(idx)
         picked = []
@@ -307,7 +309,11 @@ def main():
                              "payload_b64": base64.b64encode(data).decode(), "payload_len": len(data),
                              "logits": [float(x) for x in lg]})
     # edge cases: empty payload and a payload longer than input_length
-    for name, data in (("edge_empty", b""), ("edge_long_benign", b"GET /" + b"a" * 600 + b" HTTP/1.1\r\nHost: x\r\n\r\n")):
+    long_req = (b"GET /search?" + b"&".join(b"f%d=%s" % (k, w) for k, w in enumerate(
+        b"red green blue small medium large cotton wool linen summer winter spring autumn sale new classic modern "
+        b"slim regular relaxed straight tapered cropped long short sleeve collar pocket button zip hood".split() * 2))
+        + b" HTTP/1.1\r\nHost: shop.example.com\r\nAccept: text/html\r\n\r\n")
+    for name, data in (("edge_empty", b""), ("edge_long_request", long_req)):
         lg = predict_logits(model, encode([data]))[0]
         P = softmax(lg[None])
         cls = classes[int(decide(P, benign_idx, thr)[0])]
