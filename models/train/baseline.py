@@ -2,8 +2,9 @@
 
 Two modes:
   * "parsed": a generous mini-WAF front end -- the HTTP request is parsed, every path segment,
-    query/form/JSON/XML/multipart value, cookie and header value is URL-decoded (up to twice)
-    and each value is checked separately. This is libinjection's best case: it is designed
+    query/form/JSON/multipart value, XML text node, cookie and header value is URL-decoded (up to
+    twice) and each value is checked separately; a payload that is not an HTTP request is checked
+    line by line. This is libinjection's best case: it is designed
     to run on decoded parameter values.
   * "raw": the whole payload (as latin-1 text) checked as one string.
 """
@@ -48,7 +49,8 @@ def _json_strings(obj, out):
 def extract_values(data: bytes):
     text = data.decode("latin-1")
     if not data.startswith(_METHODS) or b"\r\n" not in data:
-        vals = [text] + [l for l in re.split(r"[\r\n]+", text) if l]
+        # not an HTTP request (raw TCP, other protocols, responses): each line is a value
+        vals = [l for l in re.split(r"[\r\n]+", text) if l] or [text]
         return [d for v in vals for d in _decodes(v)]
     head, _, body = text.partition("\r\n\r\n")
     lines = head.split("\r\n")
@@ -84,8 +86,7 @@ def extract_values(data: bytes):
             for part in re.split(r"--[-\w]+\r\n", body):
                 vals.append(part.partition("\r\n\r\n")[2].rstrip("\r\n"))
         elif "xml" in ctype:
-            vals += [m for m in re.findall(r">([^<]+)<", body)]
-            vals.append(body)
+            vals += [m for m in re.findall(r">([^<]+)<", body)]  # text nodes, not the markup itself
         else:
             vals.append(body)
     out = []
