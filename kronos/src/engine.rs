@@ -365,6 +365,7 @@ impl Engine {
             reason: snapshot.reason.unwrap_or(Reason::Anomaly),
             spoofable: state.connectionless_only(),
             attack_payload: None,
+            rule_matched: snapshot.reason.is_some(),
         };
         debug!(ip = %source, flow = %rec.key, score = anomaly, "scored");
         memo.last = snapshot;
@@ -428,7 +429,10 @@ impl Engine {
             return;
         }
         let source = pv.source.to_canonical();
-        let anomaly = self.memo.peek(&source).map_or(0.0, |m| m.last.anomaly);
+        let (anomaly, rule_matched) = self
+            .memo
+            .peek(&source)
+            .map_or((0.0, false), |m| (m.last.anomaly, m.last.reason.is_some()));
         info!(ip = %source, flow = %pv.flow, class = %pv.class, probability = pv.probability, score = anomaly, "attack payload");
         let assessment = Assessment {
             source,
@@ -437,6 +441,7 @@ impl Engine {
             // A payload over anything but TCP may come from a forged address.
             spoofable: pv.flow.protocol != IpProtocol::TCP,
             attack_payload: Some(pv.fingerprint),
+            rule_matched,
         };
         let decision = self.policy.decide(&assessment, self.now_ns);
         let cnn = CnnEvidence {

@@ -4,10 +4,13 @@
 //! - Nothing happens below `anomaly_threshold` unless the CNN found an attack payload.
 //! - **Ban** when the anomaly reaches `high_risk_threshold`, when a source keeps being watched
 //!   ([`REPEATS_TO_BAN`] watches for the same reason without a quiet spell), or for payload
-//!   attacks from an already suspicious source or of [`PAYLOAD_ATTACKS_TO_BAN`] different
-//!   payloads; otherwise **Watch**. The same payload repeated is one piece of evidence: a client
-//!   re-sending a request the CNN misjudges (a search for `it's a <test>`) is not an attacker
-//!   trying exploit after exploit.
+//!   attacks from a source a behaviour rule already names (a scan, a brute force, …) or of
+//!   [`PAYLOAD_ATTACKS_TO_BAN`] different payloads; otherwise **Watch**. The same payload
+//!   repeated is one piece of evidence: a client re-sending a request the CNN misjudges (a search
+//!   for `it's a <test>`) is not an attacker trying exploit after exploit. And the model's score
+//!   does not corroborate a payload: it is calibrated so that the most unusual 0.1 % of benign
+//!   flows reach the anomaly threshold (an ordinary large download can be one of them), so a
+//!   single CNN false positive right after it would ban a benign user.
 //! - Never Ban on spoofable evidence alone (everything recent from the source was UDP/ICMP, or an
 //!   attack payload over UDP) unless `enforcer.ban_spoofable_evidence` is set: Watch, marked
 //!   spoofable. With the option set the Ban is sent, marked spoofable, and the enforcer (which
@@ -73,6 +76,9 @@ pub struct Assessment {
     /// The CNN classified one of its payloads as an attack: the payload's fingerprint (a hash of
     /// its bytes), so repeats of one payload count once.
     pub attack_payload: Option<u64>,
+    /// A behaviour rule names what the source does (strength at least
+    /// [`crate::rules::REASON_MIN_STRENGTH`] at its last full scoring).
+    pub rule_matched: bool,
 }
 
 /// What the policy decided.
@@ -149,7 +155,7 @@ impl Policy {
         let wants_ban = a.anomaly >= p.high_risk_threshold
             || (suspicious && repeated_watches)
             || (a.attack_payload.is_some()
-                && (suspicious || m.payload_attacks >= PAYLOAD_ATTACKS_TO_BAN));
+                && (a.rule_matched || m.payload_attacks >= PAYLOAD_ATTACKS_TO_BAN));
         if wants_ban && (!a.spoofable || p.ban_spoofable_evidence) && !forgiven {
             m.banned_until_ns = now_ns.saturating_add(p.ban_ttl_secs.saturating_mul(NS));
             return Decision::Send(Action::Ban);
@@ -245,6 +251,7 @@ mod tests {
             reason,
             spoofable: false,
             attack_payload: None,
+            rule_matched: false,
         }
     }
 
@@ -304,7 +311,7 @@ mod tests {
     }
 
     #[test]
-    fn payload_attacks_ban_when_different_or_suspicious() {
+    fn payload_attacks_ban_when_different_or_named_by_a_rule() {
         let mut p = policy();
         let a = |fingerprint| Assessment {
             attack_payload: Some(fingerprint),
@@ -314,12 +321,22 @@ mod tests {
         // The same payload again is no new evidence.
         assert_eq!(p.decide(&a(1), NS), Decision::Duplicate);
         assert_eq!(p.decide(&a(2), 2 * NS), Decision::Send(Action::Ban));
+        // A source already scanning: its first attack payload bans it.
         let mut p = policy();
-        let b = Assessment {
+        let scanning = Assessment {
             anomaly: 1.2,
+            rule_matched: true,
             ..a(3)
         };
-        assert_eq!(p.decide(&b, 0), Decision::Send(Action::Ban));
+        assert_eq!(p.decide(&scanning, 0), Decision::Send(Action::Ban));
+        // The model's score alone (an unusual but benign download just before) does not
+        // corroborate a payload.
+        let mut p = policy();
+        let unusual = Assessment {
+            anomaly: 1.2,
+            ..a(4)
+        };
+        assert_eq!(p.decide(&unusual, 0), Decision::Send(Action::Watch));
     }
 
     #[test]
