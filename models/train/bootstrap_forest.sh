@@ -61,12 +61,14 @@ pcap = os.path.join(work, "lab-baseline.pcap")
 counters = open(os.path.join(work, "train.log")).read()
 flows = re.search(r"flows: (\d+)", counters)
 rows = info["training_samples"]
+sha = hashlib.sha256(open(model, "rb").read()).hexdigest()
 meta = {
     "model_file": "bootstrap_forest.bin",
     "format": "argus-kronos detector (MessagePack envelope, see kronos/src/persist.rs)",
-    "sha256": hashlib.sha256(open(model, "rb").read()).hexdigest(),
+    "sha256": sha,
     "size_bytes": os.path.getsize(model),
-    "version": info["version"],
+    # What kronos reports when it runs this file as its bootstrap model.
+    "version": "bootstrap-" + sha[:12],
     "created_at_unix_s": info["created_at_unix_s"],
     "feature_names": info["feature_names"],
     "training_rows": rows,
