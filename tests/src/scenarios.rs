@@ -200,7 +200,7 @@ pub enum Attack {
     SynFlood,
     /// The [`traffic::WEB_ATTACKS`] requests: SQL injection, XSS, path traversal, command injection.
     WebAttacks,
-    /// An HTTP login brute force: a POST per connection, 25 a second, for up to a minute.
+    /// An HTTP Basic-auth login brute force: a guess per connection, 25 a second, for up to a minute.
     BruteForce,
     /// hping3 UDP flood at a closed port: 20 000 datagrams at 5000/s; spoofable evidence only.
     UdpFlood,

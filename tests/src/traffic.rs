@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::lab::{Lab, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
+use crate::lab::{Lab, CLIENT_V4, SERVER_V4, SERVER_V6};
 use crate::netns::Netns;
 use crate::process::Managed;
 
@@ -236,10 +236,10 @@ const PASSWORDS: &[&str] = &[
     "sunshine", "princess", "football", "iloveyou", "trustno1", "baseball", "shadow",
 ];
 
-/// One curl process brute-forcing an HTTP login from `host`: `attempts` form POSTs of user `admin`
-/// with a different password each to `/login` on `target`, each on a connection of its own, at most
-/// `per_sec` a second (curl's `--rate`), as a password-guessing tool does. Each attempt gives up
-/// after a second without a connection, so a dropped attacker does not stall it for long.
+/// One curl process brute-forcing an HTTP Basic-auth login from `host`, as password-guessing tools do
+/// (hydra's `http-get`): `attempts` requests for `/admin/` on `target` as user `admin` with a different
+/// password each, each on a connection of its own, at most `per_sec` a second (curl's `--rate`). Each
+/// attempt gives up after a second without a connection, so a dropped attacker does not stall it.
 pub fn http_brute_force_command(
     host: &Netns,
     target: &str,
@@ -248,7 +248,7 @@ pub fn http_brute_force_command(
 ) -> Command {
     let mut cmd = host.command("curl");
     cmd.arg("-s").arg("--rate").arg(format!("{per_sec}/s"));
-    let url = format!("http://{}/login", url_host(target));
+    let url = format!("http://{}/admin/", url_host(target));
     for i in 0..attempts as usize {
         if i > 0 {
             cmd.arg("--next");
@@ -265,8 +265,8 @@ pub fn http_brute_force_command(
             "--max-time",
             "2",
         ])
-        .args(["-H", "Connection: close", "--data"])
-        .arg(format!("username=admin&password={password}"))
+        .args(["-H", "Connection: close", "-u"])
+        .arg(format!("admin:{password}"))
         .arg(&url);
     }
     cmd
@@ -397,8 +397,8 @@ pub enum Activity {
     /// response, so each asset is a connection of its own).
     PageBurst,
     /// A short load test: one second of back-to-back page fetches over two connections. `wrk` cannot
-    /// choose its source address, so it runs from the client's primary addresses; other addresses use
-    /// `curl --parallel` for the same shape.
+    /// choose its source address, so it runs from the client's primary IPv4 address; other addresses
+    /// use `curl --parallel`, stopped after a second, for the same shape.
     Load,
 }
 
@@ -505,14 +505,15 @@ pub fn run_activity(host: &Netns, src: &str, activity: Activity, rng: &mut Rng) 
         }
         Activity::Load => {
             let url = format!("http://{server}/");
-            if src == CLIENT_V4 || src == CLIENT_V6 {
+            if src == CLIENT_V4 {
                 host.command("wrk")
                     .args(["-t1", "-c2", "-d1s", &url])
                     .output()
                     .context("run wrk")?;
             } else {
-                let mut load = host.command("curl");
-                load.args(["-s", "-Z", "--parallel-max", "2", "--max-time", "5"])
+                // Stopped after a second, as wrk's -d1s: a load test is short by definition.
+                let mut load = host.command("timeout");
+                load.args(["1", "curl", "-s", "-Z", "--parallel-max", "2"])
                     .args(["--interface", src]);
                 for _ in 0..LOAD_REQUESTS {
                     load.args(["-o", "/dev/null", &url]);
@@ -524,9 +525,9 @@ pub fn run_activity(host: &Netns, src: &str, activity: Activity, rng: &mut Rng) 
     Ok(())
 }
 
-/// Requests of a [`Activity::Load`] run with curl: about what wrk manages in its second against the lab
-/// server.
-const LOAD_REQUESTS: usize = 400;
+/// Requests queued for an [`Activity::Load`] run with curl: more than the lab server answers in the
+/// second the run lasts.
+const LOAD_REQUESTS: usize = 1000;
 
 /// Connects socat to `address` from `host`, writes `lines` with `gap` between them, and waits for the
 /// session to end (socat's one-second idle timeout).
