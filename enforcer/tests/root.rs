@@ -5,6 +5,8 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use argus_proto::Reason;
@@ -201,8 +203,10 @@ fn sigkill_during_a_verdict_burst_loses_no_acknowledged_ban() {
     let dir = open_tempdir();
     let mut enforcer = Enforcer::start(dir.path(), bpffs.path(), "enforce");
     let verdict_socket = enforcer.verdict.clone();
+    let acked_so_far = Arc::new(AtomicUsize::new(0));
 
     // A burst from a separate thread; the enforcer is killed while it runs.
+    let counter = Arc::clone(&acked_so_far);
     let sender = std::thread::spawn(move || {
         let mut kronos = Kronos::connect(&verdict_socket);
         let mut acked = Vec::new();
@@ -216,6 +220,7 @@ fn sigkill_during_a_verdict_burst_loses_no_acknowledged_ban() {
             match kronos.send(&ban_verdict(i, source, Reason::PortScan)) {
                 Ok(()) => {
                     acked.push(IpNet::from(source));
+                    counter.store(acked.len(), Ordering::Release);
                     failures_in_a_row = 0;
                 }
                 Err(_) => {
@@ -228,9 +233,10 @@ fn sigkill_during_a_verdict_burst_loses_no_acknowledged_ban() {
         }
         acked
     });
-    // Kill once some verdicts are committed, while the burst goes on.
+    // Kill once some verdicts are acknowledged, while the burst goes on. (Counted by the sender,
+    // not in the database: a ban is committed before its acknowledgement reaches the sender.)
     let start = Instant::now();
-    while db_live_bans(&enforcer.db, "active").len() < 100 {
+    while acked_so_far.load(Ordering::Acquire) < 100 {
         assert!(
             start.elapsed() < PATIENCE,
             "no verdicts arrived:\n{}",
