@@ -234,6 +234,9 @@ pub struct WindowSummary {
     pub failed_handshakes: f64,
     /// TCP flows whose handshake completed.
     pub established: f64,
+    /// Of those, the ones of the source's current sustained run (see
+    /// [`WindowSummary::sustained_secs`]): reset when a run starts, decayed like every count.
+    pub run_established: f64,
     /// TCP flows.
     pub tcp_flows: f64,
     /// How long, up to now, the source has kept completing TCP connections without a pause longer
@@ -326,6 +329,7 @@ impl WindowState {
             &mut c.syn_only,
             &mut c.failed_handshakes,
             &mut c.established,
+            &mut c.run_established,
             &mut c.tcp_flows,
         ] {
             *v *= decay;
@@ -339,6 +343,10 @@ impl WindowState {
         c.syn_only += flag(t.syn_only);
         c.failed_handshakes += flag(t.failed_handshake());
         c.established += flag(t.established);
+        if flow.new_run {
+            c.run_established = 0.0;
+        }
+        c.run_established += flag(t.established);
         c.tcp_flows += flag(t.tcp);
 
         let epoch = now_ns / 1_000_000_000 / self.window_secs;
@@ -375,6 +383,8 @@ impl WindowState {
 /// What a flow contributes to its source's statistics.
 struct ObservedFlow {
     traits: FlowTraits,
+    /// The flow completed a connection after a pause: a new sustained run starts with it.
+    new_run: bool,
     packets: f64,
     bytes: f64,
     port_hash: u64,
@@ -414,8 +424,10 @@ impl SourceState {
         let traits = FlowTraits::of(rec);
         let dst = hash_ip(rec.key.dst);
         let proto_port = (u64::from(rec.key.protocol.0) << 16) | u64::from(rec.key.dst_port);
+        let new_run = traits.established && self.run.is_none_or(|(_, last)| paused(last, now_ns));
         let flow = ObservedFlow {
             traits,
+            new_run,
             packets: rec.forward.packets as f64,
             bytes: rec.forward.bytes as f64,
             port_hash: hash_u64(proto_port),
@@ -749,8 +761,20 @@ mod tests {
             sustained(&mut x, ms);
         }
         assert!((sustained(&mut x, 6000) - 6.0).abs() < 1e-9);
-        // A pause of 2.5 s starts a new run.
+        let run_established = |x: &FeatureExtractor| {
+            x.source("198.51.100.7".parse().unwrap())
+                .unwrap()
+                .summaries()
+                .next()
+                .unwrap()
+                .run_established
+        };
+        // Five connections 1.5 s apart, decayed over the 10 s window.
+        let five: f64 = (0..5).map(|k| (-0.15 * f64::from(k)).exp()).sum();
+        assert!((run_established(&x) - five).abs() < 1e-9);
+        // A pause of 2.5 s starts a new run, with its own count of connections.
         assert_eq!(sustained(&mut x, 8500), 0.0);
+        assert_eq!(run_established(&x), 1.0);
         assert!((sustained(&mut x, 9000) - 0.5).abs() < 1e-9);
         // Flows that complete no connection do not extend the run, and a later one after a pause
         // reads 0.

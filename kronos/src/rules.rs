@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `port_scan` | ≥ 50 % of flows reset or unanswered, ≤ 4 packets per flow | min(distinct ports or hosts, failed probes) / 25 |
 //! | `syn_flood` | ≥ 80 % SYN-only flows, ≤ 4 ports | SYN-only flows / max(100, W) |
-//! | `brute_force` | ≤ 3 services, ≤ 40 packets per flow, connections sustained ≥ 5 s | completed connections / max(30, W / 2) |
+//! | `brute_force` | ≤ 3 services, ≤ 40 packets per flow, connections sustained ≥ 5 s | connections completed in the sustained run / max(30, W / 2) |
 //! | `flood` | ≥ 50 % of flows unanswered | packets sent / (1000 · W) |
 //!
 //! The strongest rule over all windows names the reason of a verdict (when its strength is at
@@ -21,7 +21,9 @@
 //! The shapes keep benign volume out. A browser loading a page opens dozens of connections in a
 //! second and a load test hundreds, to one service, like a brute force; what they do not do is
 //! keep it up: a brute force needs the source to have completed connections without a pause of
-//! more than [`crate::features::SUSTAIN_GAP_SECS`] for [`BRUTE_FORCE_MIN_SUSTAINED_SECS`]. An
+//! more than [`crate::features::SUSTAIN_GAP_SECS`] for [`BRUTE_FORCE_MIN_SUSTAINED_SECS`], and
+//! only the connections of that uninterrupted run count, so bursts with pauses between them
+//! never add up to one. An
 //! upload sends many packets, but they are answered; a flood needs most of the source's flows to
 //! have gone unanswered (UDP floods: evidence the policy treats as spoofable).
 
@@ -61,7 +63,7 @@ fn strengths(s: &WindowSummary) -> [(Reason, Option<f64>); 4] {
     let brute_force = (s.services <= 3.0
         && s.packets_per_flow() <= 40.0
         && s.sustained_secs >= BRUTE_FORCE_MIN_SUSTAINED_SECS)
-        .then(|| s.established / (w / 2.0).max(30.0));
+        .then(|| s.run_established / (w / 2.0).max(30.0));
     let flood = (s.unanswered / flows >= 0.5).then(|| s.packets / (1000.0 * w));
     [
         (Reason::PortScan, port_scan),
@@ -107,7 +109,7 @@ fn evidence(reason: Reason, s: &WindowSummary) -> Vec<(String, f64)> {
             named("dst_ports", s.dst_ports),
         ]),
         Reason::BruteForce => out.extend([
-            named("established", s.established),
+            named("run_established", s.run_established),
             named("services", s.services),
             named("packets_per_flow", s.packets_per_flow()),
             ("src.sustained_secs".to_owned(), s.sustained_secs),
@@ -182,6 +184,7 @@ mod tests {
             flows: 120.0,
             packets: 600.0,
             established: 120.0,
+            run_established: 120.0,
             tcp_flows: 120.0,
             dst_ports: 1.0,
             dst_hosts: 1.0,
@@ -194,12 +197,19 @@ mod tests {
             (m.reason, m.strength, m.window_secs),
             (Reason::BruteForce, 4.0, 60)
         );
-        // The same volume in a burst (a page load, a short load test) is no brute force.
+        // The same volume in a burst (a page load, a short load test) is no brute force, nor
+        // are bursts with pauses between them followed by a slow, steady run.
         let burst = WindowSummary {
             sustained_secs: 1.5,
             ..brute
         };
         assert!(strongest([burst]).is_none());
+        let bursts_then_polling = WindowSummary {
+            run_established: 6.0,
+            ..brute
+        };
+        let m = strongest([bursts_then_polling]).unwrap();
+        assert_eq!((m.reason, m.strength), (Reason::BruteForce, 0.2));
 
         let flood = WindowSummary {
             flows: 50.0,
