@@ -4,6 +4,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use argus_config::Config;
+use argus_metrics::{MetricsError, Process, Publisher};
 use argus_proto::ProtoError;
 
 use crate::auth::AccessGroups;
@@ -23,6 +24,9 @@ pub enum DaemonError {
     /// A socket cannot be served (another enforcer is running, bad path, unknown group).
     #[error(transparent)]
     Socket(#[from] ProtoError),
+    /// Metrics cannot be published where `metrics` asks (port in use, unwritable directory).
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// Runs the enforcer with `cfg` until `shutdown` completes.
@@ -46,6 +50,12 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> Result<(),
         &cfg.enforcer.admin_group,
         cfg.enforcer.read_group.as_deref(),
     );
+    let metrics = Publisher::start(
+        &cfg.metrics,
+        Process::Enforcer,
+        engine.metrics().registry().clone(),
+    )
+    .await?;
     let counts = engine.counts();
     tracing::info!(
         db = %cfg.enforcer.blacklist_db_path.display(),
@@ -58,5 +68,8 @@ pub async fn run(cfg: &Config, shutdown: impl Future<Output = ()>) -> Result<(),
         "argus-enforcer ready"
     );
     service::run(engine, listeners, groups, shutdown).await;
+    if let Some(m) = metrics {
+        m.stop().await;
+    }
     Ok(())
 }

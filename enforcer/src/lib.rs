@@ -6,6 +6,7 @@
 //! - [`kernel`]: the pinned BLOCKLIST/ALLOWLIST/CONFIG/STATS maps behind a trait.
 //! - [`engine`]: the state machine applying verdicts and argusctl requests, one transaction each.
 //! - [`auth`]: who may use the control socket.
+//! - [`metrics`]: the Prometheus metrics.
 //! - [`service`], [`daemon`]: the sockets, the writer thread and the process.
 //! - [`ctl`]: the `argusctl` command line.
 
@@ -16,6 +17,7 @@ pub mod daemon;
 pub mod engine;
 pub mod kernel;
 pub mod lockout;
+pub mod metrics;
 pub mod policy;
 pub mod prefix;
 pub mod service;

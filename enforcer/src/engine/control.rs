@@ -56,6 +56,12 @@ impl Engine {
     pub fn control(&mut self, req: ControlRequest, actor: &Actor) -> ControlResponse {
         let span = tracing::info_span!("control", %actor);
         let _entered = span.enter();
+        let response = self.dispatch(req, actor);
+        self.publish_state();
+        response
+    }
+
+    fn dispatch(&mut self, req: ControlRequest, actor: &Actor) -> ControlResponse {
         match req {
             ControlRequest::Status => Ok(self.status()),
             ControlRequest::List { simulated, history } => self.list(simulated, history),
@@ -285,6 +291,7 @@ impl Engine {
                 tracing::info_span!("unblock", prefix = %b.prefix, reason = %b.reason).entered();
             tracing::info!(%actor, "ban lifted");
             self.count_ended(b.state);
+            self.metrics.ban_removed(cause);
             if let Err(e) = self.kernel.remove_block(b.prefix) {
                 self.kernel_failed("remove unblocked ban", &e);
             }

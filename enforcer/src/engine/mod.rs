@@ -21,6 +21,7 @@ use crate::auth::Actor;
 use crate::clock::Clock;
 use crate::kernel::{Counters, KernelError, KernelMaps, MapsHealth};
 use crate::lockout::{Protected, SystemInfo, SystemSnapshot};
+use crate::metrics::EnforcerMetrics;
 use crate::policy::{configured_setting, effective_mode, Policy};
 use crate::store::{
     AuditAction, AuditRow, BanRow, EndCause, LiveCounts, ModeRecord, ModeSource, Store, StoreError,
@@ -71,7 +72,7 @@ pub struct ReconcileReport {
     pub added: usize,
     /// Stray entries removed.
     pub removed: usize,
-    /// Entries rewritten because their monitor flag was wrong.
+    /// Entries rewritten because their monitor flag or reason was wrong.
     pub fixed: usize,
 }
 
@@ -95,6 +96,7 @@ pub struct Engine {
     last_reconcile: Option<UnixTimeNs>,
     last_system_read: Option<UnixTimeNs>,
     kronos: Option<KronosStatus>,
+    metrics: EnforcerMetrics,
 }
 
 impl std::fmt::Debug for Engine {
@@ -135,6 +137,7 @@ impl Engine {
             last_reconcile: None,
             last_system_read: None,
             kronos: None,
+            metrics: EnforcerMetrics::new(),
         };
         engine.load_mode()?;
         let read = engine.store.read();
@@ -226,7 +229,14 @@ impl Engine {
                 }
             }
         }
+        self.publish_state();
         Ok(())
+    }
+
+    /// Brings the metrics' gauges up to date (after every tick, verdict and control request).
+    fn publish_state(&self) {
+        self.metrics
+            .set_state(self.counts, self.mode, self.kernel_problem.is_none());
     }
 
     /// Makes the kernel hold exactly what SQLite says: the live bans (active ones enforcing,
@@ -460,6 +470,7 @@ impl Engine {
         })?;
         for b in &bans {
             self.count_ended(b.state);
+            self.metrics.ban_removed(EndCause::Ttl);
             let _span =
                 tracing::info_span!("expire", prefix = %b.prefix, reason = %b.reason).entered();
             tracing::info!(state = ?b.state, "ban expired");
@@ -581,6 +592,11 @@ impl Engine {
         };
         tracing::warn!(%actor, request, "control request refused");
         self.store.write(|w| w.audit(&row))
+    }
+
+    /// The metrics the engine counts into.
+    pub fn metrics(&self) -> &EnforcerMetrics {
+        &self.metrics
     }
 
     /// The mode in force.

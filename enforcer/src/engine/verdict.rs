@@ -138,6 +138,8 @@ impl Engine {
                 }
             }
         };
+        self.metrics.verdict(&outcome);
+        self.publish_state();
         Ok(outcome)
     }
 
@@ -326,11 +328,13 @@ impl Engine {
             tracing::warn!(prefix = %victim.prefix, for_prefix = %new.prefix, "blocklist full: ban evicted");
             self.evicted += 1;
             self.count_ended(victim.state);
+            self.metrics.ban_removed(EndCause::Evicted);
             if let Err(e) = self.kernel.remove_block(victim.prefix) {
                 self.kernel_failed("remove evicted ban", &e);
             }
         }
         self.count_started(new.state);
+        self.metrics.ban_added(new.reason, new.state);
         self.write_kernel_block(
             &new.prefix,
             new.reason,

@@ -8,6 +8,7 @@ use tokio::sync::{broadcast, watch};
 
 use super::writer::WriterHandle;
 use crate::auth::{authorize, AccessGroups, Actor};
+use crate::metrics::{command_label, EnforcerMetrics};
 
 /// What the control server needs besides the writer.
 #[derive(Clone, Debug)]
@@ -18,6 +19,8 @@ pub struct ControlContext {
     pub feedback: watch::Sender<u64>,
     /// Refit requests to the connected kronos.
     pub refit: broadcast::Sender<()>,
+    /// Counts requests.
+    pub metrics: EnforcerMetrics,
 }
 
 /// Serves one argusctl connection until it closes.
@@ -55,7 +58,9 @@ async fn handle(
         kind: ControlErrorKind::Internal,
         message: "the enforcer is shutting down".into(),
     };
+    let command = command_label(&req);
     if let Err(denied) = authorize(access, &req) {
+        ctx.metrics.control(command, None);
         writer
             .denied(actor.clone(), format!("{req:?}"))
             .await
@@ -81,5 +86,6 @@ async fn handle(
             let _ = ctx.refit.send(());
         }
     }
+    ctx.metrics.control(command, Some(response.is_ok()));
     response
 }

@@ -90,6 +90,7 @@ pub async fn run(
         paths,
         max_frame,
     } = listeners;
+    let metrics = engine.metrics().clone();
     let (writer, thread) = writer::spawn(engine);
     let (feedback_tx, feedback_rx) = watch::channel(0u64);
     let (refit, _) = broadcast::channel(4);
@@ -101,6 +102,7 @@ pub async fn run(
         groups,
         feedback: feedback_tx,
         refit,
+        metrics,
     };
 
     let w = writer.clone();
