@@ -21,6 +21,7 @@ use lru::LruCache;
 use tracing::{debug, info, warn};
 
 use crate::features::{self, FeatureError, FeatureExtractor, FlowTraits, SourceState};
+use crate::metrics::{FlowPath, KronosMetrics, ModelKind};
 use crate::model::ActiveModel;
 use crate::policy::{Assessment, Decision, Policy, PolicyParams};
 use crate::rules::{self, REASON_MIN_STRENGTH};
@@ -191,6 +192,7 @@ pub struct Engine {
     next_id: u64,
     now_ns: u64,
     vector: Vec<f64>,
+    metrics: KronosMetrics,
 }
 
 impl Engine {
@@ -216,6 +218,7 @@ impl Engine {
             next_id: first_id,
             now_ns: 0,
             vector: Vec::new(),
+            metrics: KronosMetrics::new(),
         })
     }
 
@@ -226,6 +229,11 @@ impl Engine {
 
     /// Replaces the anomaly model (`None`: behaviour rules only).
     pub fn set_model(&mut self, model: Option<Arc<ActiveModel>>) {
+        self.metrics.set_model(match &model {
+            None => ModelKind::None,
+            Some(m) if m.is_bootstrap() => ModelKind::Bootstrap,
+            Some(_) => ModelKind::Local,
+        });
         self.model = model;
     }
 
@@ -242,6 +250,11 @@ impl Engine {
     /// Whether baseline vectors are collected.
     pub fn learning(&self) -> bool {
         self.learning
+    }
+
+    /// The metrics the engine counts into.
+    pub fn metrics(&self) -> &KronosMetrics {
+        &self.metrics
     }
 
     /// The counters.
@@ -273,10 +286,12 @@ impl Engine {
         match self.triage.ignore(rec) {
             Some(Ignored::Protected(_)) => {
                 self.counters.ignored_protected += 1;
+                self.metrics.flow(FlowPath::Protected);
                 return;
             }
             Some(Ignored::LanInitiated) => {
                 self.counters.ignored_lan += 1;
+                self.metrics.flow(FlowPath::Lan);
                 self.lan_sources.put(source, ());
                 return;
             }
@@ -297,6 +312,7 @@ impl Engine {
 
         if self.triage.path(&traits, &memo.history) == Path::Fast {
             self.counters.fast_path += 1;
+            self.metrics.flow(FlowPath::Fast);
             memo.history.since_full += 1;
             if baseline_due {
                 features::vector_into(rec, state, &mut self.vector);
@@ -308,6 +324,7 @@ impl Engine {
         }
 
         self.counters.scored += 1;
+        self.metrics.flow(FlowPath::Scored);
         features::vector_into(rec, state, &mut self.vector);
         // Scoring clamps the vector in place; the baseline keeps it as extracted.
         let raw = baseline_due.then(|| self.vector.clone());
@@ -348,6 +365,8 @@ impl Engine {
             snapshot.top_features.extend(r.evidence.iter().cloned());
         }
         let anomaly = snapshot.anomaly;
+        self.metrics
+            .scored(anomaly, snapshot.forest, snapshot.deviation);
         memo.history = SourceHistory {
             last_anomaly: Some(anomaly),
             since_full: 0,
@@ -425,6 +444,7 @@ impl Engine {
     /// Handles the CNN's opinion of a payload.
     pub fn on_payload_verdict(&mut self, pv: &PayloadVerdict, out: &mut Outputs) {
         self.counters.payloads_scored += 1;
+        self.metrics.payload(pv.attack);
         if !pv.attack {
             return;
         }
@@ -480,6 +500,7 @@ impl Engine {
             Decision::Send(action) => action,
             Decision::Duplicate => {
                 self.counters.duplicates += 1;
+                self.metrics.withheld();
                 return;
             }
             Decision::Quiet => return,
@@ -519,6 +540,7 @@ impl Engine {
         if action == Action::Ban {
             self.counters.bans += 1;
         }
+        self.metrics.verdict(a.reason, action);
         info!(ip = %a.source, score = a.anomaly, action = ?action, reason = %a.reason, spoofable = a.spoofable, id = verdict.id, "verdict");
         out.verdicts.push(verdict);
     }

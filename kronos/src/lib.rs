@@ -49,6 +49,7 @@ pub mod hll;
 pub mod inference;
 pub mod learning;
 pub mod matrix;
+pub mod metrics;
 pub mod model;
 pub mod offline;
 pub mod outbox;

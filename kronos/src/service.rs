@@ -15,11 +15,11 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use argus_config::Config;
+use argus_metrics::{MetricsError, Process, Publisher};
 use argus_proto::socket::{self, Backoff, SocketPermissions};
 use argus_proto::{
     Connection, EnforcerMessage, Feedback, KronosMessage, KronosStatus, PayloadSample, PeerRole,
@@ -34,6 +34,7 @@ use crate::engine::{Engine, EngineSettings, Outputs, PayloadVerdict};
 use crate::features::FeatureError;
 use crate::inference::InferenceWorker;
 use crate::learning::{BaselineStore, LearningError, LearningState, Opened, StatePaths};
+use crate::metrics::{CnnStatus, KronosMetrics, Shed};
 use crate::model::{self, ActiveModel, ModelError};
 use crate::outbox::Outbox;
 use crate::queue::ShedQueue;
@@ -69,6 +70,9 @@ pub enum ServiceError {
     /// A thread could not be started.
     #[error("cannot start the CNN thread: {0}")]
     Thread(#[from] std::io::Error),
+    /// Metrics cannot be published where `metrics` asks (port in use, unwritable directory).
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// Knobs of the service that are not in the configuration file.
@@ -109,13 +113,28 @@ pub enum Control {
     Fitted(Box<Result<ActiveModel, ModelError>>),
 }
 
-/// Counters shared between the sentinel connections and the engine task.
-#[derive(Debug, Default)]
+/// What the sentinel connections share with the engine task.
+#[derive(Debug)]
 struct Intake {
-    flows_received: AtomicU64,
-    flows_shed: AtomicU64,
-    samples_shed: AtomicU64,
+    /// Counts what arrives and what the input queue sheds.
+    metrics: KronosMetrics,
     sensor: Mutex<Option<SensorStatus>>,
+}
+
+/// Counts a sentinel connection for as long as it lives, however it ends.
+struct SentinelConnection<'a>(&'a KronosMetrics);
+
+impl<'a> SentinelConnection<'a> {
+    fn open(metrics: &'a KronosMetrics) -> Self {
+        metrics.sentinel_connected(true);
+        Self(metrics)
+    }
+}
+
+impl Drop for SentinelConnection<'_> {
+    fn drop(&mut self) {
+        self.0.sentinel_connected(false);
+    }
 }
 
 /// What the enforcer link shares with the engine task.
@@ -129,6 +148,8 @@ pub struct EnforcerLink {
     pub control: mpsc::Sender<Control>,
     /// The latest status, sent when it changes.
     pub status: watch::Receiver<KronosStatus>,
+    /// Records whether the enforcer is connected.
+    pub metrics: KronosMetrics,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -155,6 +176,7 @@ pub async fn run(
         ..EngineSettings::from_config(&cfg)
     };
     let mut engine = Engine::new(&settings, Triage::from_config(&cfg), UnixTimeNs::now().0)?;
+    let metrics = engine.metrics().clone();
     let names = engine.feature_names().to_vec();
     let learned_model_exists = paths.model.exists();
     engine.set_model(model::load_configured(&cfg, &paths.model, &names).map(Arc::new));
@@ -181,18 +203,26 @@ pub async fn run(
             let latency = Duration::from_millis(cfg.kronos.cnn.batch_latency_ms);
             let w =
                 InferenceWorker::spawn(c, cfg.kronos.cnn.max_batch, latency, CNN_QUEUE, cnn_tx)?;
+            metrics.set_cnn(CnnStatus::Loaded);
             (Some(w), detail)
         }
-        Ok(None) => (None, "disabled (kronos.cnn.enabled is false)".to_owned()),
+        Ok(None) => {
+            metrics.set_cnn(CnnStatus::Disabled);
+            (None, "disabled (kronos.cnn.enabled is false)".to_owned())
+        }
         Err(e) if cfg.kronos.cnn.required => return Err(e.into()),
         Err(e) => {
             error!(error = %e, "PAYLOAD CNN NOT LOADED: running without payload inspection (kronos.cnn.required is false)");
+            metrics.set_cnn(CnnStatus::Failed);
             (None, format!("not loaded: {e}"))
         }
     };
 
     let queue = Arc::new(ShedQueue::new(cfg.kronos.queue_capacity));
-    let intake = Arc::new(Intake::default());
+    let intake = Arc::new(Intake {
+        metrics: metrics.clone(),
+        sensor: Mutex::new(None),
+    });
     let listener = socket::bind(
         &cfg.paths.sentinel_socket,
         &SocketPermissions {
@@ -201,6 +231,15 @@ pub async fn run(
         },
     )?;
     info!(socket = %cfg.paths.sentinel_socket.display(), "serving sentinel");
+    let publisher =
+        match Publisher::start(&cfg.metrics, Process::Kronos, metrics.registry().clone()).await {
+            Ok(p) => p,
+            Err(e) => {
+                // The socket is ours: leave no file behind that looks like a running kronos.
+                let _ = std::fs::remove_file(&cfg.paths.sentinel_socket);
+                return Err(e.into());
+            }
+        };
     let server = tokio::spawn(serve_sentinel(
         listener,
         cfg.sockets.max_frame_bytes,
@@ -215,6 +254,7 @@ pub async fn run(
         wake: Arc::new(Notify::new()),
         control: control_tx.clone(),
         status: status_rx,
+        metrics,
     };
     let client = tokio::spawn(enforcer_client(
         cfg.paths.verdict_socket.clone(),
@@ -244,6 +284,9 @@ pub async fn run(
     task.run(options, control_rx, cnn_rx, shutdown).await;
     server.abort();
     client.abort();
+    if let Some(p) = publisher {
+        p.stop().await;
+    }
     if let Err(e) = task.store.flush() {
         error!(error = %e, "baseline store not flushed at shutdown");
     }
@@ -269,25 +312,27 @@ async fn serve_sentinel(
             let span = info_span!("sentinel", peer = %conn.peer(), software = %hello.software);
             async move {
                 info!("connected");
+                let _connected = SentinelConnection::open(&intake.metrics);
                 while let Some(msg) = conn.recv().await? {
                     let shed = match msg {
                         SensorMessage::Flow(f) => {
-                            intake.flows_received.fetch_add(1, Ordering::Relaxed);
+                            intake.metrics.received(true);
                             queue.push(Input::Flow(f))
                         }
-                        SensorMessage::Sample(s) => queue.push(Input::Sample(s)),
+                        SensorMessage::Sample(s) => {
+                            intake.metrics.received(false);
+                            queue.push(Input::Sample(s))
+                        }
                         SensorMessage::Status(s) => {
                             *lock(&intake.sensor) = Some(s);
                             None
                         }
                     };
                     match shed {
-                        Some(Input::Flow(_)) => intake.flows_shed.fetch_add(1, Ordering::Relaxed),
-                        Some(Input::Sample(_)) => {
-                            intake.samples_shed.fetch_add(1, Ordering::Relaxed)
-                        }
-                        None => 0,
-                    };
+                        Some(Input::Flow(_)) => intake.metrics.shed(Shed::Flow, 1),
+                        Some(Input::Sample(_)) => intake.metrics.shed(Shed::Sample, 1),
+                        None => {}
+                    }
                 }
                 info!("disconnected");
                 Ok(())
@@ -328,7 +373,10 @@ pub async fn enforcer_client(
         };
         info!(socket = %name, "connected to the enforcer");
         lock(&link.outbox).requeue_unacked();
-        match serve_enforcer(conn, &mut link).await {
+        link.metrics.set_enforcer_connected(true);
+        let served = serve_enforcer(conn, &mut link).await;
+        link.metrics.set_enforcer_connected(false);
+        match served {
             Ok(()) => warn!(socket = %name, "enforcer closed the connection; reconnecting"),
             Err(e) => warn!(socket = %name, error = %e, "enforcer connection lost; reconnecting"),
         }
@@ -536,6 +584,16 @@ impl EngineTask {
             error!(error = %e, "cannot write the baseline store");
         }
         let c = self.engine.counters();
+        let metrics = self.engine.metrics();
+        let cnn_shed = self.worker.as_ref().map_or(0, InferenceWorker::shed);
+        let verdicts_dropped = lock(&self.link.outbox).dropped();
+        metrics.shed_total(Shed::Cnn, cnn_shed);
+        metrics.shed_total(Shed::Verdict, verdicts_dropped);
+        metrics.set_learning(
+            self.engine.learning(),
+            self.store.len(),
+            self.engine.tracked_sources(),
+        );
         let model = self.engine.model();
         let status = KronosStatus {
             model_version: model.map_or_else(
@@ -546,8 +604,8 @@ impl EngineTask {
             bootstrap_model: model.is_some_and(|m| m.is_bootstrap()),
             cnn_loaded: self.worker.is_some(),
             cnn_detail: self.cnn_detail.clone(),
-            flows_received: self.intake.flows_received.load(Ordering::Relaxed),
-            flows_shed: self.intake.flows_shed.load(Ordering::Relaxed),
+            flows_received: metrics.flows_received(),
+            flows_shed: metrics.shed_count(Shed::Flow),
             samples_scored: c.payloads_scored,
             verdicts_sent: lock(&self.link.outbox).sent(),
             sensor: lock(&self.intake.sensor).clone(),
@@ -557,9 +615,9 @@ impl EngineTask {
             scored = c.scored,
             fast_path = c.fast_path,
             ignored = c.ignored_protected + c.ignored_lan,
-            samples_shed = self.intake.samples_shed.load(Ordering::Relaxed),
-            cnn_shed = self.worker.as_ref().map_or(0, InferenceWorker::shed),
-            verdicts_dropped = lock(&self.link.outbox).dropped(),
+            samples_shed = metrics.shed_count(Shed::Sample),
+            cnn_shed,
+            verdicts_dropped,
             sources = self.engine.tracked_sources(),
             sources_evicted = self.engine.evicted_sources(),
             baseline_rows = self.store.len(),

@@ -41,6 +41,7 @@ fn config(dir: &Path) -> Config {
     let yaml = format!(
         "paths:\n  sentinel_socket: {d}/run/sentinel.sock\n  verdict_socket: {d}/run/verdict.sock\n  state_dir: {d}/state\n  models_dir: {models}\n\
          sockets:\n  group: null\n\
+         metrics:\n  enabled: false\n\
          kronos:\n  cnn:\n    runtime_library: {ort}\n    max_batch: 8\n    batch_latency_ms: 1\n  isolation_forest:\n    bootstrap_model: absent_bootstrap.bin\n",
         d = dir.display(),
         models = support::repo_root().join("models").display(),
