@@ -177,7 +177,8 @@ impl Enforcer {
             "paths:\n  verdict_socket: {d}/verdict.sock\n  control_socket: {d}/control.sock\n  \
              pin_dir: {p}\nsockets:\n  group: null\nlogging:\n  level: debug\n\
              enforcer:\n  mode: {mode}\n  blacklist_db_path: {d}/blacklist.db\n  \
-             read_group: null\n  reconcile_interval_secs: 2\n",
+             read_group: null\n  reconcile_interval_secs: 2\n\
+             metrics:\n  enabled: false\n",
             d = dir.display(),
             p = pin_dir.display()
         );

@@ -26,8 +26,9 @@ pub fn write_config(
     interfaces: &[(&str, &str)],
     extra: &str,
 ) -> PathBuf {
+    // Metrics off: parallel tests would compete for the default port.
     let mut yaml = format!(
-        "paths:\n  pin_dir: {}\n  sentinel_socket: {}\nlogging:\n  level: debug\nsentinel:\n  interfaces:\n",
+        "paths:\n  pin_dir: {}\n  sentinel_socket: {}\nlogging:\n  level: debug\nmetrics:\n  enabled: false\nsentinel:\n  interfaces:\n",
         pin_dir.display(),
         dir.join("sentinel.sock").display()
     );
