@@ -67,4 +67,7 @@ pub enum SentinelError {
     /// Installing a signal handler failed.
     #[error("installing signal handlers: {0}")]
     Signals(#[source] std::io::Error),
+    /// Metrics cannot be published where `metrics` asks (port in use, unwritable directory).
+    #[error(transparent)]
+    Metrics(#[from] argus_metrics::MetricsError),
 }

@@ -8,6 +8,7 @@
 //!   record conversion);
 //! - [`sink`]: the bounded queue and its outputs (kronos socket, JSON lines);
 //! - [`netlink`]: reading back the XDP mode of an interface;
+//! - [`metrics`]: the Prometheus metrics;
 //! - [`clock`]: monotonic to Unix time.
 
 #![warn(missing_docs)]
@@ -15,6 +16,7 @@
 pub mod clock;
 pub mod error;
 pub mod live;
+pub mod metrics;
 pub mod netlink;
 pub mod pcap;
 pub mod records;

@@ -29,6 +29,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::clock::{monotonic_ns, monotonic_to_unix_offset_ns};
 use crate::error::SentinelError;
+use crate::metrics::SentinelMetrics;
 use crate::records::{FlowBuilder, Timeouts};
 use crate::sink::Queue;
 
@@ -309,9 +310,14 @@ impl Live {
 }
 
 /// The exporter: walks FLOWS every scan interval, consumes EVENTS as they
-/// arrive, queues records, samples and status, and returns on SIGTERM or
-/// SIGINT after exporting every remaining flow.
-pub async fn export(cfg: &Config, live: &Live, queue: &Queue) -> Result<(), SentinelError> {
+/// arrive, queues records, samples and status (counting them in `metrics`),
+/// and returns on SIGTERM or SIGINT after exporting every remaining flow.
+pub async fn export(
+    cfg: &Config,
+    live: &Live,
+    queue: &Queue,
+    metrics: &SentinelMetrics,
+) -> Result<(), SentinelError> {
     let pin_dir = &cfg.paths.pin_dir;
     let mut flows = Flows::open(pin_dir)?;
     let events = Events::open(pin_dir)?;
@@ -339,7 +345,6 @@ pub async fn export(cfg: &Config, live: &Live, queue: &Queue) -> Result<(), Sent
     let mut scan =
         tokio::time::interval(Duration::from_millis(cfg.sentinel.flows.scan_interval_ms));
     let mut status = tokio::time::interval(STATUS_EVERY);
-    let mut counters = Counters::default();
 
     loop {
         tokio::select! {
@@ -351,54 +356,40 @@ pub async fn export(cfg: &Config, live: &Live, queue: &Queue) -> Result<(), Sent
                     path: pin_dir.join("EVENTS"),
                     source,
                 })?;
-                drain_events(&mut guard.get_inner_mut().0, &flows, &builder, queue, &mut counters);
+                drain_events(&mut guard.get_inner_mut().0, &flows, &builder, queue, metrics);
                 guard.clear_ready();
             }
             _ = scan.tick() => {
                 // The ring buffer may hold events its wakeup heuristics did
                 // not signal yet; samples go out before their flow's record.
-                drain_events(&mut events.get_mut().0, &flows, &builder, queue, &mut counters);
+                drain_events(&mut events.get_mut().0, &flows, &builder, queue, metrics);
                 builder.set_clock_offset(monotonic_to_unix_offset_ns());
                 let snapshot = flows.list()?;
                 for e in builder.scan(&snapshot, monotonic_ns()) {
                     if e.remove {
                         flows.remove(&e.key)?;
                     }
-                    counters.flows += 1;
+                    metrics.flow_exported();
                     queue.push(SensorMessage::Flow(e.record));
                 }
             }
             _ = status.tick() => {
-                queue.push(SensorMessage::Status(status_of(live, queue, &stats, &counters)));
+                queue.push(SensorMessage::Status(status_of(live, queue, &stats, metrics)));
             }
         }
     }
     tracing::info!("stopping: exporting remaining flows");
-    drain_events(
-        &mut events.get_mut().0,
-        &flows,
-        &builder,
-        queue,
-        &mut counters,
-    );
+    drain_events(&mut events.get_mut().0, &flows, &builder, queue, metrics);
     let snapshot = flows.list()?;
     for e in builder.flush(&snapshot) {
         flows.remove(&e.key)?;
-        counters.flows += 1;
+        metrics.flow_exported();
         queue.push(SensorMessage::Flow(e.record));
     }
     queue.push(SensorMessage::Status(status_of(
-        live, queue, &stats, &counters,
+        live, queue, &stats, metrics,
     )));
     Ok(())
-}
-
-/// Exported counts for status messages.
-#[derive(Debug, Default)]
-struct Counters {
-    flows: u64,
-    samples: u64,
-    bad_events: u64,
 }
 
 /// Lets tokio poll the ring buffer's fd.
@@ -415,7 +406,7 @@ fn drain_events(
     flows: &Flows,
     builder: &FlowBuilder,
     queue: &Queue,
-    counters: &mut Counters,
+    metrics: &SentinelMetrics,
 ) {
     while let Some(ev) = events.next_event() {
         match ev {
@@ -430,32 +421,33 @@ fn drain_events(
                     .ok()
                     .flatten()
                     .filter(|f| f.dir[0].first_seen_ns == s.flow_start_ns);
-                counters.samples += 1;
+                metrics.sample_exported();
                 queue.push(SensorMessage::Sample(builder.sample(&s, flow.as_ref())));
             }
             Err(e) => {
-                counters.bad_events += 1;
-                tracing::warn!(error = %e, total = counters.bad_events, "undecodable ring-buffer event");
+                let total = metrics.bad_event();
+                tracing::warn!(error = %e, total, "undecodable ring-buffer event");
             }
         }
     }
 }
 
-fn status_of(live: &Live, queue: &Queue, stats: &StatsMap, c: &Counters) -> SensorStatus {
+fn status_of(live: &Live, queue: &Queue, stats: &StatsMap, m: &SentinelMetrics) -> SensorStatus {
     let ringbuf_lost = stats.read().map(|s| s.ringbuf_full).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "cannot read STATS");
         0
     });
     let shed = queue.shed();
+    let (flows_exported, samples_exported) = m.exported();
     SensorStatus {
         interfaces: live
             .attached()
             .iter()
             .map(|a| (a.name.clone(), a.mode))
             .collect(),
-        flows_exported: c.flows,
+        flows_exported,
         flows_shed: shed.flows,
-        samples_exported: c.samples,
+        samples_exported,
         ringbuf_lost,
     }
 }

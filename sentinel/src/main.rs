@@ -5,9 +5,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use argus_config::{Config, LogFormat, DEFAULT_CONFIG_PATH};
+use argus_metrics::{Process, Publisher};
 use argus_sentinel::live::{export, Live};
+use argus_sentinel::metrics::SentinelMetrics;
 use argus_sentinel::sink::{run_output, Output, Queue};
 use argus_sentinel::{pcap, SentinelError};
+use argus_sentinel_common::maps::StatsMap;
 use clap::Parser;
 
 /// How long buffered records may take to leave after SIGTERM.
@@ -105,23 +108,32 @@ async fn run(args: Args, cfg: Config) -> Result<(), SentinelError> {
             max_frame: cfg.sockets.max_frame_bytes,
         },
     };
+    let metrics = SentinelMetrics::new();
     if let Some(path) = &args.pcap {
-        // A capture is finite: queue everything rather than shed.
+        // A capture is finite: queue everything rather than shed. Offline, so no metrics.
         let queue = Queue::new(usize::MAX);
         let summary = pcap::replay(&cfg, path, &args.pcap_interface, &queue)?;
         queue.close();
-        run_output(&queue, output).await?;
+        run_output(&queue, output, &metrics).await?;
         tracing::info!(?summary, "capture replayed");
         return Ok(());
     }
 
+    // Before attaching: a busy metrics port stops sentinel without touching the data plane.
+    let publisher =
+        Publisher::start(&cfg.metrics, Process::Sentinel, metrics.registry().clone()).await?;
     let live = Live::start(&cfg)?;
+    for a in live.attached() {
+        metrics.set_xdp_mode(&a.name, a.mode);
+    }
     let queue = std::sync::Arc::new(Queue::new(cfg.sentinel.flows.queue_capacity));
+    metrics.watch_dataplane(StatsMap::open(&cfg.paths.pin_dir)?, queue.clone());
     let writer = {
         let queue = queue.clone();
-        tokio::spawn(async move { run_output(&queue, output).await })
+        let metrics = metrics.clone();
+        tokio::spawn(async move { run_output(&queue, output, &metrics).await })
     };
-    let exported = export(&cfg, &live, &queue).await;
+    let exported = export(&cfg, &live, &queue, &metrics).await;
     queue.close();
     match tokio::time::timeout(DRAIN_GRACE, writer).await {
         Ok(Ok(res)) => res?,
@@ -132,6 +144,9 @@ async fn run(args: Args, cfg: Config) -> Result<(), SentinelError> {
         ),
     }
     let stopped = live.stop();
+    if let Some(p) = publisher {
+        p.stop().await;
+    }
     exported?;
     stopped
 }

@@ -13,6 +13,7 @@ use argus_proto::{Connection, PeerRole, SensorMessage};
 use tokio::sync::Notify;
 
 use crate::error::SentinelError;
+use crate::metrics::SentinelMetrics;
 
 /// Messages shed because the queue was full, by kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -130,12 +131,17 @@ pub enum Output {
     JsonLines(PathBuf),
 }
 
-/// Drains `queue` into `output` until the queue is closed and empty.
-pub async fn run_output(queue: &Queue, output: Output) -> Result<(), SentinelError> {
+/// Drains `queue` into `output` until the queue is closed and empty; the
+/// state of the link to kronos goes to `metrics`.
+pub async fn run_output(
+    queue: &Queue,
+    output: Output,
+    metrics: &SentinelMetrics,
+) -> Result<(), SentinelError> {
     match output {
         Output::JsonLines(path) => write_json_lines(queue, path).await,
         Output::Kronos { socket, max_frame } => {
-            send_to_kronos(queue, socket, max_frame).await;
+            send_to_kronos(queue, socket, max_frame, metrics).await;
             Ok(())
         }
     }
@@ -160,7 +166,12 @@ async fn write_json_lines(queue: &Queue, path: PathBuf) -> Result<(), SentinelEr
     out.flush().map_err(io("write"))
 }
 
-async fn send_to_kronos(queue: &Queue, socket: PathBuf, max_frame: usize) {
+async fn send_to_kronos(
+    queue: &Queue,
+    socket: PathBuf,
+    max_frame: usize,
+    metrics: &SentinelMetrics,
+) {
     let backoff = Backoff::default();
     let server = socket.display().to_string();
     let mut failures = 0u32;
@@ -184,12 +195,14 @@ async fn send_to_kronos(queue: &Queue, socket: PathBuf, max_frame: usize) {
         };
         failures = 0;
         tracing::info!(socket = %server, "sending flow records to kronos");
+        metrics.set_kronos_connected(true);
         loop {
             let Some(msg) = queue.pop().await else {
                 return;
             };
             if let Err(e) = conn.send(&msg).await {
                 tracing::warn!(socket = %server, error = %e, "lost kronos; reconnecting");
+                metrics.set_kronos_connected(false);
                 queue.unpop(msg);
                 break;
             }
@@ -232,7 +245,7 @@ mod tests {
         let q = Queue::new(8);
         q.push(status(7));
         q.close();
-        run_output(&q, Output::JsonLines(path.clone()))
+        run_output(&q, Output::JsonLines(path.clone()), &SentinelMetrics::new())
             .await
             .unwrap();
         let text = std::fs::read_to_string(path).unwrap();
