@@ -36,6 +36,14 @@ impl Component {
             Self::Sentinel => "argus-sentinel",
         }
     }
+
+    fn metrics(self) -> argus_metrics::Process {
+        match self {
+            Self::Enforcer => argus_metrics::Process::Enforcer,
+            Self::Kronos => argus_metrics::Process::Kronos,
+            Self::Sentinel => argus_metrics::Process::Sentinel,
+        }
+    }
 }
 
 /// Directory holding the workspace's binaries: `ARGUS_BIN_DIR`, else the Cargo target directory this
@@ -81,7 +89,9 @@ pub fn lab_config(lab: &Lab, mode: Mode) -> Config {
     cfg.enforcer.blacklist_db_path = lab.path("state/blacklist.db");
     // Root runs everything in the lab; the packaged groups do not exist here.
     cfg.sockets.group = None;
-    cfg.metrics.enabled = false;
+    // Metrics on their default ports: each lab's gateway has its own loopback, so parallel labs
+    // never compete for them.
+    cfg.metrics.enabled = true;
     cfg.logging.level = "info".into();
     cfg.enforcer.mode = mode;
     cfg.sentinel.interfaces = vec![
@@ -230,6 +240,16 @@ impl<'a> Appliance<'a> {
             .map(|c| format!("===== {} =====\n{}", c.binary(), self.log(*c)))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// Scrapes one process's metrics endpoint (`GET /metrics` on the gateway's loopback).
+    pub fn scrape(&self, c: Component) -> Result<String> {
+        let addr = c.metrics().listen_addr(self.config.metrics.listen)?;
+        let out = self.lab.gateway.exec(
+            "curl",
+            &["-sSf", "-m", "5", &format!("http://{addr}/metrics")],
+        )?;
+        Ok(String::from_utf8(out.stdout)?)
     }
 
     /// Runs `argusctl --config … args…` in the gateway; fails on a non-zero exit.

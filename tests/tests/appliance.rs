@@ -306,3 +306,105 @@ fn attacker_drops(app: &Appliance) -> u64 {
         .map(|v| v.packets)
         .unwrap_or(0)
 }
+
+/// The value of `name{labels}` in a scrape, 0 when absent.
+fn metric(text: &str, name: &str, labels: &str) -> f64 {
+    argus_metrics::scrape::value(text, name, labels).unwrap_or(0.0)
+}
+
+#[test]
+fn metrics_of_all_three_processes_move_during_an_attack() {
+    require_root("the metrics end-to-end test");
+    let lab = Lab::new().unwrap();
+    let _servers = start_servers(&lab).unwrap();
+    let app = Appliance::start(&lab, lab_config(&lab, Mode::Enforce)).unwrap();
+    let scrape = |c| {
+        app.scrape(c)
+            .unwrap_or_else(|e| panic!("{c:?}: {e:#}\n{}", app.logs()))
+    };
+
+    let sentinel = scrape(Component::Sentinel);
+    let modes = argus_metrics::scrape::sum(&sentinel, "argus_xdp_mode").unwrap_or(0.0);
+    assert_eq!(modes, 2.0, "one XDP mode per interface:\n{sentinel}");
+    assert_eq!(
+        metric(&sentinel, "argus_xdp_mode", "iface=\"wan0\",mode=\"none\""),
+        0.0
+    );
+    assert_eq!(
+        metric(&sentinel, "argus_xdp_packets_total", "action=\"drop\""),
+        0.0
+    );
+    let enforcer = scrape(Component::Enforcer);
+    assert_eq!(
+        metric(&enforcer, "argus_enforcer_mode", "mode=\"enforce\""),
+        1.0
+    );
+    assert_eq!(
+        metric(&enforcer, "argus_enforcer_bans", "state=\"active\""),
+        0.0
+    );
+    let kronos = scrape(Component::Kronos);
+    assert_eq!(
+        metric(&kronos, "argus_kronos_enforcer_connected", ""),
+        1.0,
+        "{kronos}"
+    );
+
+    argus_tests::traffic::nmap_syn_scan(&lab.attacker, SERVER_V4, 1000).unwrap();
+    assert!(
+        wait_for_attacker_ban(&app, "active").is_some(),
+        "attacker not banned\n{}",
+        app.logs()
+    );
+    // Banned traffic now ends in XDP.
+    let dropped = wait_for(Duration::from_secs(10), || {
+        let _ = can_reach_web(&lab.attacker, false, Duration::from_millis(300));
+        metric(
+            &scrape(Component::Sentinel),
+            "argus_xdp_packets_total",
+            "action=\"drop\"",
+        ) > 0.0
+    });
+    assert!(dropped.is_some(), "no XDP drop counted\n{}", app.logs());
+
+    let sentinel = scrape(Component::Sentinel);
+    let kronos = scrape(Component::Kronos);
+    let enforcer = scrape(Component::Enforcer);
+    eprintln!("{sentinel}\n{kronos}\n{enforcer}");
+    assert!(metric(&sentinel, "argus_xdp_packets_total", "action=\"pass\"") > 0.0);
+    assert!(metric(&sentinel, "argus_sentinel_flows_exported_total", "") > 0.0);
+    assert_eq!(
+        metric(&sentinel, "argus_sentinel_kronos_connected", ""),
+        1.0
+    );
+    assert!(metric(&kronos, "argus_kronos_received_total", "kind=\"flow\"") > 0.0);
+    assert!(metric(&kronos, "argus_kronos_flows_total", "path=\"scored\"") > 0.0);
+    // Whatever the reason the scan is banned for (port scan, SYN flood, anomaly).
+    let sum = |text: &str, name: &str| argus_metrics::scrape::sum(text, name).unwrap_or(0.0);
+    assert!(
+        sum(&kronos, "argus_kronos_verdicts_total") >= 1.0,
+        "{kronos}"
+    );
+    assert!(metric(&kronos, "argus_kronos_score_count", "score=\"anomaly\"") > 0.0);
+    assert_eq!(
+        metric(&kronos, "argus_kronos_sentinel_connections", ""),
+        1.0
+    );
+    assert!(metric(&enforcer, "argus_enforcer_bans", "state=\"active\"") >= 1.0);
+    assert!(
+        metric(
+            &enforcer,
+            "argus_enforcer_verdicts_total",
+            "outcome=\"banned\""
+        ) >= 1.0
+    );
+    assert!(sum(&enforcer, "argus_enforcer_bans_added_total") >= 1.0);
+    assert!(
+        metric(
+            &enforcer,
+            "argus_enforcer_control_requests_total",
+            "command=\"list\",result=\"ok\""
+        ) >= 1.0,
+        "argusctl list was counted"
+    );
+}
