@@ -9,9 +9,10 @@ use argus_metrics::prometheus::{
 use argus_proto::{Action, Reason};
 
 /// Bucket bounds of the score histograms. Anomaly scores are in units of the calibrated baseline
-/// (1 is `anomaly_threshold`'s default, 3 `high_risk_threshold`'s); forest scores lie in 0..1.
-const SCORE_BUCKETS: [f64; 12] = [
-    0.1, 0.25, 0.5, 0.6, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 25.0,
+/// (1 is `anomaly_threshold`'s default, 3 `high_risk_threshold`'s); forest scores lie in 0..1; deviations
+/// (robust z-scores) reach the tens to hundreds for attacks.
+const SCORE_BUCKETS: [f64; 14] = [
+    0.1, 0.25, 0.5, 0.6, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 25.0, 50.0, 100.0,
 ];
 
 /// What happened to the payload CNN at start.
