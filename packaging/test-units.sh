@@ -13,8 +13,9 @@
 # It does this by replacing each ExecStart= with a small probe (packaging/test/probe.c) through drop-ins.
 # Then it removes the drop-ins and starts argus.target with the real binaries, the WAN being one end of a
 # veth pair inside the container, and reports each unit's state (a unit in "failed" state fails the test).
-# When all three run, it checks the sockets, the pins, XDP on the WAN, and argusctl through the package's
-# groups: root and members of argus may read, argus-admin may change the mode, anyone else is refused.
+# When all three run, it checks the sockets, the pins, XDP on the WAN, the metrics endpoints, and argusctl
+# through the package's groups: root and members of argus may read, argus-admin may change the mode, anyone
+# else is refused.
 #
 #   sudo packaging/test-units.sh target/debian/argus_0.1.0-1_amd64.deb
 #
@@ -206,6 +207,17 @@ if [ "$(in_ct systemctl show -P ActiveState argus-enforcer.service argus-kronos.
     if [ "$rc" = 0 ]; then ok "argusctl mode dry-run allowed for a member of argus-admin"; else fail "argusctl mode dry-run allowed for a member of argus-admin (exit $rc)"; fi
     rc="$(argusctl_as nobody-else status)"
     if [ "$rc" != 0 ]; then ok "argusctl status refused for a user in neither group (exit $rc)"; else fail "argusctl status refused for a user in neither group"; fi
+    # Each service serves Prometheus metrics on loopback from inside its sandbox (the image has no curl:
+    # bash's /dev/tcp speaks the one request needed).
+    for pm in 9747:enforcer 9748:kronos 9749:sentinel; do
+        port="${pm%%:*}" s="${pm#*:}"
+        if in_ct bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /metrics HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null |
+            grep -q "^argus_"; then
+            ok "argus-$s serves metrics on 127.0.0.1:$port"
+        else
+            fail "argus-$s serves metrics on 127.0.0.1:$port"
+        fi
+    done
 fi
 
 argus_log "purging the package in the container"
