@@ -9,10 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use argus_enforcer::kernel::{Counters, KernelMaps, MapsHealth, PinnedMaps};
 use argus_proto::Reason;
 use argus_sentinel_common::abi::map_names;
 use argus_sentinel_common::bpffs::{require_root, TempBpffs};
 use argus_sentinel_common::maps::Blocklist;
+use argus_sentinel_common::program::{Dataplane, MapSizes};
 use ipnet::IpNet;
 use serde_json::Value;
 use support::{ban_verdict, open_tempdir, Enforcer, Kronos, NetPair, PATIENCE};
@@ -316,4 +318,33 @@ fn bans_survive_sentinel_recreating_the_maps() {
         !net.ping_from_a(net.b4),
         "dropped again by the new data plane"
     );
+}
+
+#[test]
+fn every_reason_reads_back_from_the_pinned_blocklist() {
+    require_root("enforcer root test");
+    let bpffs = TempBpffs::new().unwrap();
+    let _dp = Dataplane::load(bpffs.path(), &MapSizes::default()).expect("loading the XDP object");
+    let mut maps = PinnedMaps::new(bpffs.path());
+    assert_eq!(maps.refresh(), MapsHealth::Ready { recreated: true });
+    let prefix = |i: usize| -> IpNet { format!("10.203.8.{}/32", i + 1).parse().unwrap() };
+    for (i, r) in Reason::ALL.into_iter().enumerate() {
+        maps.insert_block(prefix(i), r, false, Counters::default())
+            .unwrap();
+    }
+    let read: Vec<(IpNet, Option<Reason>)> = maps
+        .list_blocks()
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.prefix, b.reason))
+        .collect();
+    let want: Vec<(IpNet, Option<Reason>)> = Reason::ALL
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (prefix(i), Some(r)))
+        .collect();
+    assert_eq!(read.len(), want.len());
+    for w in &want {
+        assert!(read.contains(w), "{w:?} not read back: {read:?}");
+    }
 }

@@ -206,7 +206,7 @@ fn fill_blocklist(b: &mut Blocklist, n: u32, prefix_every: Option<u32>) {
             let a = IpAddr::V6(Ipv6Addr::from(base | (r & ((1u128 << 96) - 1))));
             IpNet::new(a, if prefix { 64 } else { 128 }).unwrap()
         };
-        b.insert(&BlockEntry::new(net, ReasonCode::StaticList))
+        b.insert(&BlockEntry::new(net, ReasonCode::Manual))
             .unwrap();
     }
 }

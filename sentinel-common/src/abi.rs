@@ -85,20 +85,24 @@ pub const EVENT_NEW_FLOW: u32 = 1;
 /// `ARGUS_EVENT_SAMPLE`.
 pub const EVENT_SAMPLE: u32 = 2;
 
-/// `enum argus_reason` values.
+/// `enum argus_reason` values: the stable codes of `argus_proto::Reason` (0 = unspecified).
 pub mod reason {
     /// `ARGUS_REASON_UNSPECIFIED`.
     pub const UNSPECIFIED: u32 = 0;
     /// `ARGUS_REASON_MANUAL`.
     pub const MANUAL: u32 = 1;
+    /// `ARGUS_REASON_PORT_SCAN`.
+    pub const PORT_SCAN: u32 = 2;
+    /// `ARGUS_REASON_SYN_FLOOD`.
+    pub const SYN_FLOOD: u32 = 3;
+    /// `ARGUS_REASON_BRUTE_FORCE`.
+    pub const BRUTE_FORCE: u32 = 4;
+    /// `ARGUS_REASON_PAYLOAD_ATTACK`.
+    pub const PAYLOAD_ATTACK: u32 = 5;
+    /// `ARGUS_REASON_FLOOD`.
+    pub const FLOOD: u32 = 6;
     /// `ARGUS_REASON_ANOMALY`.
-    pub const ANOMALY: u32 = 2;
-    /// `ARGUS_REASON_PAYLOAD`.
-    pub const PAYLOAD: u32 = 3;
-    /// `ARGUS_REASON_STATIC_LIST`.
-    pub const STATIC_LIST: u32 = 4;
-    /// `ARGUS_REASON_RATE`.
-    pub const RATE: u32 = 5;
+    pub const ANOMALY: u32 = 7;
 }
 
 /// `struct argus_lpm_key`: key of ALLOWLIST and BLOCKLIST.
@@ -424,3 +428,44 @@ const _: () = {
     assert!(offset_of!(SampleEvent, payload_len) == 70);
     assert!(offset_of!(SampleEvent, data) == 72);
 };
+
+#[cfg(test)]
+mod tests {
+    /// The header's `enum argus_reason`, as (name, value) pairs in declaration order.
+    fn header_reasons() -> Vec<(String, u32)> {
+        let header = include_str!("../../sentinel-ebpf/include/argus_shared.h");
+        let start = header
+            .find("enum argus_reason {")
+            .expect("enum argus_reason");
+        let body = &header[start..start + header[start..].find("};").expect("end of enum")];
+        body.lines()
+            .filter_map(|l| {
+                let (name, value) = l.trim().strip_prefix("ARGUS_REASON_")?.split_once('=')?;
+                let value = value
+                    .trim()
+                    .trim_end_matches(',')
+                    .parse()
+                    .expect("a number");
+                Some((name.trim().to_owned(), value))
+            })
+            .collect()
+    }
+
+    /// The C header is compiled by clang, not rustc, so only a test can hold the two together.
+    #[test]
+    fn reason_constants_mirror_the_header() {
+        use super::reason::*;
+        let mirror = [
+            ("UNSPECIFIED", UNSPECIFIED),
+            ("MANUAL", MANUAL),
+            ("PORT_SCAN", PORT_SCAN),
+            ("SYN_FLOOD", SYN_FLOOD),
+            ("BRUTE_FORCE", BRUTE_FORCE),
+            ("PAYLOAD_ATTACK", PAYLOAD_ATTACK),
+            ("FLOOD", FLOOD),
+            ("ANOMALY", ANOMALY),
+        ]
+        .map(|(n, v)| (n.to_owned(), v));
+        assert_eq!(header_reasons(), mirror);
+    }
+}

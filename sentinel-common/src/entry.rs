@@ -6,21 +6,27 @@ use crate::abi::{self, BlockValue, BLOCK_F_MONITOR, ROLE_LAN, ROLE_WAN};
 use crate::key::LpmKey;
 
 /// Why a prefix is blocked (`enum argus_reason`). The kernel never reads it;
-/// it travels with the entry so operators see it next to the counters.
+/// it travels with the entry so operators see it next to the counters. The
+/// values are the verdict reasons' stable codes (`argus_proto::Reason::code`),
+/// one variant per reason, so a reason written reads back unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReasonCode {
     /// No reason recorded.
     Unspecified,
     /// Banned by an operator.
     Manual,
-    /// kronos' anomaly model.
-    Anomaly,
+    /// Many distinct ports or hosts probed.
+    PortScan,
+    /// Many half-open or unanswered TCP handshakes.
+    SynFlood,
+    /// Repeated short connections to one authenticated service.
+    BruteForce,
     /// kronos' payload classifier.
-    Payload,
-    /// A static list from the configuration.
-    StaticList,
-    /// Rate or scan heuristics.
-    Rate,
+    PayloadAttack,
+    /// A volumetric flood.
+    Flood,
+    /// kronos' anomaly model, without a more specific reason.
+    Anomaly,
     /// A code this build does not know (written by a newer enforcer).
     Other(u32),
 }
@@ -31,10 +37,12 @@ impl ReasonCode {
         match self {
             Self::Unspecified => abi::reason::UNSPECIFIED,
             Self::Manual => abi::reason::MANUAL,
+            Self::PortScan => abi::reason::PORT_SCAN,
+            Self::SynFlood => abi::reason::SYN_FLOOD,
+            Self::BruteForce => abi::reason::BRUTE_FORCE,
+            Self::PayloadAttack => abi::reason::PAYLOAD_ATTACK,
+            Self::Flood => abi::reason::FLOOD,
             Self::Anomaly => abi::reason::ANOMALY,
-            Self::Payload => abi::reason::PAYLOAD,
-            Self::StaticList => abi::reason::STATIC_LIST,
-            Self::Rate => abi::reason::RATE,
             Self::Other(n) => n,
         }
     }
@@ -44,10 +52,12 @@ impl ReasonCode {
         match raw {
             abi::reason::UNSPECIFIED => Self::Unspecified,
             abi::reason::MANUAL => Self::Manual,
+            abi::reason::PORT_SCAN => Self::PortScan,
+            abi::reason::SYN_FLOOD => Self::SynFlood,
+            abi::reason::BRUTE_FORCE => Self::BruteForce,
+            abi::reason::PAYLOAD_ATTACK => Self::PayloadAttack,
+            abi::reason::FLOOD => Self::Flood,
             abi::reason::ANOMALY => Self::Anomaly,
-            abi::reason::PAYLOAD => Self::Payload,
-            abi::reason::STATIC_LIST => Self::StaticList,
-            abi::reason::RATE => Self::Rate,
             n => Self::Other(n),
         }
     }
@@ -166,10 +176,12 @@ mod tests {
         for r in [
             ReasonCode::Unspecified,
             ReasonCode::Manual,
+            ReasonCode::PortScan,
+            ReasonCode::SynFlood,
+            ReasonCode::BruteForce,
+            ReasonCode::PayloadAttack,
+            ReasonCode::Flood,
             ReasonCode::Anomaly,
-            ReasonCode::Payload,
-            ReasonCode::StaticList,
-            ReasonCode::Rate,
             ReasonCode::Other(77),
         ] {
             assert_eq!(ReasonCode::from_raw(r.to_raw()), r);
@@ -178,11 +190,11 @@ mod tests {
 
     #[test]
     fn entry_round_trip() {
-        let e = BlockEntry::new("10.203.9.9/24".parse().unwrap(), ReasonCode::Rate).monitored();
+        let e = BlockEntry::new("10.203.9.9/24".parse().unwrap(), ReasonCode::Flood).monitored();
         assert_eq!(e.prefix, "10.203.9.0/24".parse::<IpNet>().unwrap());
         let (k, v) = e.to_kv();
         assert_eq!(v.flags, BLOCK_F_MONITOR);
-        assert_eq!(v.reason, 5);
+        assert_eq!(v.reason, 6);
         assert_eq!(BlockEntry::from_kv(&k, &v), e);
     }
 }

@@ -53,10 +53,10 @@ fn model_and_kernel_agree_on_every_case() {
     let block = vec![
         BlockEntry::new(net("10.203.1.0/24"), ReasonCode::Manual),
         BlockEntry::new(net("10.203.2.5/32"), ReasonCode::Anomaly),
-        BlockEntry::new(net("10.203.3.0/24"), ReasonCode::Rate).monitored(),
-        BlockEntry::new(net("10.203.4.0/22"), ReasonCode::StaticList),
-        BlockEntry::new(net("10.203.4.128/25"), ReasonCode::StaticList).monitored(),
-        BlockEntry::new(net("10.203.9.5/32"), ReasonCode::Payload),
+        BlockEntry::new(net("10.203.3.0/24"), ReasonCode::PortScan).monitored(),
+        BlockEntry::new(net("10.203.4.0/22"), ReasonCode::Manual),
+        BlockEntry::new(net("10.203.4.128/25"), ReasonCode::Manual).monitored(),
+        BlockEntry::new(net("10.203.9.5/32"), ReasonCode::PayloadAttack),
         // Host entries (BLOCKHOSTS) beat covering prefixes (BLOCKLIST):
         BlockEntry::new(net("10.203.1.9/32"), ReasonCode::Manual).monitored(),
         BlockEntry::new(net("10.203.3.9/32"), ReasonCode::Manual),
@@ -253,22 +253,21 @@ fn blocklist_holds_far_more_than_1024_entries() {
     // 20,000 IPv4 hosts (10.203.0.0 ..= 10.203.78.31) and 5,000 IPv6 hosts
     // go to BLOCKHOSTS...
     for i in 0..20_000 {
-        let e = BlockEntry::new(IpNet::from(v4([10, 203, 0, 0], i)), ReasonCode::StaticList);
+        let e = BlockEntry::new(IpNet::from(v4([10, 203, 0, 0], i)), ReasonCode::Manual);
         b.insert(&e).unwrap();
     }
     for i in 0..5_000u128 {
         let a = IpAddr::V6(std::net::Ipv6Addr::from(
             u128::from(ip6("fd00:203:5::")) + i,
         ));
-        b.insert(&BlockEntry::new(IpNet::from(a), ReasonCode::StaticList))
+        b.insert(&BlockEntry::new(IpNet::from(a), ReasonCode::Manual))
             .unwrap();
     }
     // ...and 2,000 /28s (10.203.128.0 ..= 10.203.252.255) to the BLOCKLIST
     // trie, so both hold far more than the old prototype's 1024.
     for i in 0..2_000 {
         let n = IpNet::new(v4([10, 203, 128, 0], i << 4), 28).unwrap();
-        b.insert(&BlockEntry::new(n, ReasonCode::StaticList))
-            .unwrap();
+        b.insert(&BlockEntry::new(n, ReasonCode::Manual)).unwrap();
     }
     assert_eq!(b.list().unwrap().len(), 27_000);
     let peer4 = ip("10.203.100.1");
@@ -303,7 +302,7 @@ fn maps_api_round_trips() {
     let mut b = h.blocklist();
     let e = BlockEntry::new(net("10.203.3.0/24"), ReasonCode::Other(99)).monitored();
     let host4 = BlockEntry::new(net("10.203.3.3/32"), ReasonCode::Manual);
-    let host6 = BlockEntry::new(net("fd00:203::3/128"), ReasonCode::Rate);
+    let host6 = BlockEntry::new(net("fd00:203::3/128"), ReasonCode::PortScan);
     for x in [&e, &host4, &host6] {
         b.insert(x).unwrap();
     }

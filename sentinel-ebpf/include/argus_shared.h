@@ -79,19 +79,26 @@ struct argus_host_key {
 	__u8 addr[16];
 };
 
-/* Why an address is blocked; set by the enforcer, opaque to the kernel. */
+/* Why an address is blocked; set by the enforcer, opaque to the kernel. The values are the stable
+ * codes of the verdict reasons (argus_proto::Reason::code), so a ban's reason survives the round trip
+ * through the map; argus-enforcer asserts at compile time that the two agree, and argus-sentinel-common
+ * tests that its mirror matches this header. */
 enum argus_reason {
 	ARGUS_REASON_UNSPECIFIED = 0,
 	/* An operator banned it by hand (argusctl). */
 	ARGUS_REASON_MANUAL = 1,
-	/* kronos' anomaly model produced the verdict. */
-	ARGUS_REASON_ANOMALY = 2,
+	/* Many distinct ports or hosts probed. */
+	ARGUS_REASON_PORT_SCAN = 2,
+	/* Many half-open or unanswered TCP handshakes. */
+	ARGUS_REASON_SYN_FLOOD = 3,
+	/* Repeated short connections to one authenticated service. */
+	ARGUS_REASON_BRUTE_FORCE = 4,
 	/* kronos' payload classifier produced the verdict. */
-	ARGUS_REASON_PAYLOAD = 3,
-	/* A static list from the configuration (threat feed, bogons, ...). */
-	ARGUS_REASON_STATIC_LIST = 4,
-	/* Rate or scan heuristics. */
-	ARGUS_REASON_RATE = 5,
+	ARGUS_REASON_PAYLOAD_ATTACK = 5,
+	/* A volumetric flood. */
+	ARGUS_REASON_FLOOD = 6,
+	/* kronos' anomaly model produced the verdict without a more specific reason. */
+	ARGUS_REASON_ANOMALY = 7,
 };
 
 /* BLOCKLIST entry flag: the entry only counts would_drop and never drops,

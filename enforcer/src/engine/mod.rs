@@ -300,7 +300,8 @@ impl Engine {
                 }
                 Some(ban) => {
                     let monitor = ban.state == BanState::Simulated;
-                    if entry.monitor != monitor {
+                    // A wrong reason is fixed too: operators read it next to the counters.
+                    if entry.monitor != monitor || entry.reason != Some(ban.reason) {
                         self.kernel.insert_block(
                             ban.prefix,
                             ban.reason,

@@ -713,6 +713,30 @@ fn reconcile_removes_strays_and_fixes_flags() {
 }
 
 #[test]
+fn every_reason_reads_back_from_the_kernel_after_reconcile() {
+    let mut h = Harness::enforcing();
+    let source = |i: usize| format!("10.203.7.{}", i + 1);
+    for (i, r) in Reason::ALL.into_iter().enumerate() {
+        banned(&h.verdict(&source(i), r));
+    }
+    // Maps re-created (reasons written afresh), and one entry whose code this build does not know.
+    h.maps.recreate();
+    h.engine.reconcile().unwrap();
+    h.maps.set_reason(net(&format!("{}/32", source(0))), None);
+    let r = h.engine.reconcile().unwrap();
+    assert_eq!(r.fixed, 1, "the unknown code is rewritten");
+    for (i, r) in Reason::ALL.into_iter().enumerate() {
+        let prefix = net(&format!("{}/32", source(i)));
+        assert_eq!(h.maps.reason(prefix), Some(Some(r)), "{prefix}");
+    }
+    assert_eq!(
+        h.engine.reconcile().unwrap().fixed,
+        0,
+        "nothing left to fix"
+    );
+}
+
+#[test]
 fn dry_run_report_lists_what_would_have_been_blocked_and_who_is_allowed_now() {
     let mut h = Harness::with(&config(argus_config::Mode::Auto));
     banned(&h.verdict("10.203.1.1", Reason::PortScan));

@@ -15,7 +15,7 @@ struct State {
     present: bool,
     generation: u64,
     seen_generation: Option<u64>,
-    blocks: BTreeMap<IpNet, (Reason, bool, Counters)>,
+    blocks: BTreeMap<IpNet, (Option<Reason>, bool, Counters)>,
     allow: BTreeSet<IpNet>,
     dry_run: bool,
     inserts: u64,
@@ -106,7 +106,20 @@ impl FakeMaps {
     pub fn insert_stray(&self, prefix: IpNet) {
         self.state()
             .blocks
-            .insert(prefix, (Reason::Manual, false, Counters::default()));
+            .insert(prefix, (Some(Reason::Manual), false, Counters::default()));
+    }
+
+    /// The reason stored with the entry of `prefix` (`None` inside for an unknown code).
+    pub fn reason(&self, prefix: IpNet) -> Option<Option<Reason>> {
+        self.state().blocks.get(&prefix).map(|(r, _, _)| *r)
+    }
+
+    /// Rewrites the reason of the entry of `prefix` behind the enforcer's back (`None`: a code this
+    /// build does not know, as an older or newer build may have written).
+    pub fn set_reason(&self, prefix: IpNet, reason: Option<Reason>) {
+        if let Some((r, _, _)) = self.state().blocks.get_mut(&prefix) {
+            *r = reason;
+        }
     }
 
     /// Counts `packets` matching the entry of `prefix`, as the data plane would.
@@ -140,7 +153,7 @@ impl KernelMaps for FakeMaps {
     ) -> Result<(), KernelError> {
         let mut s = self.ready()?;
         s.inserts += 1;
-        s.blocks.insert(prefix, (reason, monitor, counters));
+        s.blocks.insert(prefix, (Some(reason), monitor, counters));
         Ok(())
     }
 
@@ -157,8 +170,9 @@ impl KernelMaps for FakeMaps {
             .ready()?
             .blocks
             .iter()
-            .map(|(p, (_, monitor, counters))| KernelBlock {
+            .map(|(p, (reason, monitor, counters))| KernelBlock {
                 prefix: *p,
+                reason: *reason,
                 monitor: *monitor,
                 counters: *counters,
             })

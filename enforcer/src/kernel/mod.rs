@@ -30,6 +30,8 @@ pub struct Counters {
 pub struct KernelBlock {
     /// The banned prefix.
     pub prefix: IpNet,
+    /// The reason stored with it; `None` for a code no reason has (written by another build).
+    pub reason: Option<Reason>,
     /// Counted but never dropped (a simulated ban).
     pub monitor: bool,
     /// The data plane's counters.

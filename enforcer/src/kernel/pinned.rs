@@ -89,16 +89,32 @@ fn op(op: &'static str) -> impl FnOnce(MapsError) -> KernelError {
     }
 }
 
-/// The data plane's reason code for a verdict reason (the kernel only stores it for display).
+// The map stores a verdict reason as its stable code (`enum argus_reason` mirrors `Reason`), so a
+// reason reads back as written; these fail the build when the two drift apart.
+const _: () = {
+    use argus_sentinel_common::abi::reason;
+    assert!(Reason::Manual as u32 == reason::MANUAL);
+    assert!(Reason::PortScan as u32 == reason::PORT_SCAN);
+    assert!(Reason::SynFlood as u32 == reason::SYN_FLOOD);
+    assert!(Reason::BruteForce as u32 == reason::BRUTE_FORCE);
+    assert!(Reason::PayloadAttack as u32 == reason::PAYLOAD_ATTACK);
+    assert!(Reason::Flood as u32 == reason::FLOOD);
+    assert!(Reason::Anomaly as u32 == reason::ANOMALY);
+    assert!(
+        Reason::ALL.len() == 7,
+        "a new Reason needs an ARGUS_REASON_ constant"
+    );
+};
+
+/// The data plane's code for a verdict reason.
 fn reason_code(r: Reason) -> ReasonCode {
-    match r {
-        Reason::Manual => ReasonCode::Manual,
-        Reason::PayloadAttack => ReasonCode::Payload,
-        Reason::Anomaly => ReasonCode::Anomaly,
-        Reason::PortScan | Reason::SynFlood | Reason::BruteForce | Reason::Flood => {
-            ReasonCode::Rate
-        }
-    }
+    ReasonCode::from_raw(r.code().into())
+}
+
+/// The verdict reason a stored code stands for; `None` for codes no reason has (unspecified, or
+/// written by another build).
+fn reason_of(code: ReasonCode) -> Option<Reason> {
+    u8::try_from(code.to_raw()).ok().and_then(Reason::from_code)
 }
 
 impl KernelMaps for PinnedMaps {
@@ -172,6 +188,7 @@ impl KernelMaps for PinnedMaps {
             .into_iter()
             .map(|e| KernelBlock {
                 prefix: e.prefix,
+                reason: reason_of(e.reason),
                 monitor: e.monitor,
                 counters: Counters {
                     packets: e.counters.packets,
@@ -215,5 +232,24 @@ impl KernelMaps for PinnedMaps {
             allowlisted: s.allowlisted,
             parse_failed: s.parse_failed,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_survives_the_map_code() {
+        for r in Reason::ALL {
+            let code = reason_code(r);
+            assert!(
+                !matches!(code, ReasonCode::Unspecified | ReasonCode::Other(_)),
+                "{r} has no data-plane code"
+            );
+            assert_eq!(reason_of(ReasonCode::from_raw(code.to_raw())), Some(r));
+        }
+        assert_eq!(reason_of(ReasonCode::Unspecified), None);
+        assert_eq!(reason_of(ReasonCode::Other(300)), None);
     }
 }
