@@ -17,11 +17,13 @@ use std::process::Command;
 use argus_proto::{DirectionStats, FlowKey, FlowRecord, IpProtocol, PayloadSample, TcpFlags};
 use argus_sentinel_common::bpffs::TempBpffs;
 use argus_sentinel_common::packet::{self, Parsed};
-use common::net::{Gateway, Managed, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
+use argus_tests::process::Managed;
+use argus_tests::require_root;
+use common::net::{Gateway, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
 use common::{
-    flows, in_netns, require_root, samples, sentinel_bin, spawn_in_netns, spawn_sentinel, stop,
-    wait_attached, wait_for, write_config,
+    flows, samples, sentinel_bin, spawn_sentinel, stop, wait_attached, wait_for, write_config,
 };
+use nix::sys::signal::Signal;
 
 /// Bounds every blocking read so a lost packet fails the test instead of
 /// hanging it (a bound on waiting, not a performance assertion).
@@ -42,7 +44,7 @@ fn udp_exchange(
     rep: usize,
 ) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let srv = spawn_in_netns(&lab.server, move || {
+    let srv = lab.server.spawn_in(move || {
         let s = UdpSocket::bind(server).unwrap();
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         tx.send(()).unwrap();
@@ -53,7 +55,7 @@ fn udp_exchange(
         }
     });
     rx.recv().unwrap();
-    in_netns(&lab.client, move || {
+    lab.client.run_in(move || {
         let c = UdpSocket::bind(client).unwrap();
         c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut buf = [0u8; 2048];
@@ -70,7 +72,7 @@ fn udp_exchange(
 /// A LAN-initiated exchange: the server sends first.
 fn udp_from_lan(lab: &Gateway, server: SocketAddr, client: SocketAddr) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let cli = spawn_in_netns(&lab.client, move || {
+    let cli = lab.client.spawn_in(move || {
         let c = UdpSocket::bind(client).unwrap();
         c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         tx.send(()).unwrap();
@@ -79,7 +81,7 @@ fn udp_from_lan(lab: &Gateway, server: SocketAddr, client: SocketAddr) {
         c.send_to(&[0xCC; 32], from).unwrap();
     });
     rx.recv().unwrap();
-    in_netns(&lab.server, move || {
+    lab.server.run_in(move || {
         let s = UdpSocket::bind(server).unwrap();
         s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         s.send_to(&[0xDD; 64], client).unwrap();
@@ -94,7 +96,7 @@ fn udp_from_lan(lab: &Gateway, server: SocketAddr, client: SocketAddr) {
 /// packets differently on the capture and in XDP.
 fn tcp_exchange(lab: &Gateway, client: SocketAddr, server: SocketAddr) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let srv = spawn_in_netns(&lab.server, move || {
+    let srv = lab.server.spawn_in(move || {
         let l = TcpListener::bind(server).unwrap();
         tx.send(()).unwrap();
         let (mut s, _) = l.accept().unwrap();
@@ -105,7 +107,7 @@ fn tcp_exchange(lab: &Gateway, client: SocketAddr, server: SocketAddr) {
         s.write_all(&[0x42; 1000]).unwrap();
     });
     rx.recv().unwrap();
-    in_netns(&lab.client, move || {
+    lab.client.run_in(move || {
         let sock = nix::sys::socket::socket(
             nix::sys::socket::AddressFamily::Inet,
             nix::sys::socket::SockType::Stream,
@@ -259,13 +261,15 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
 
     let cap = path("wan0.pcap");
     let mut tcpdump = Managed::spawn(
+        "tcpdump",
         {
             let mut c = lab.gateway.command("tcpdump");
             c.args(["-i", "wan0", "-n", "-U", "-w"]).arg(&cap);
             c
         },
         path("tcpdump.log"),
-    );
+    )
+    .unwrap();
     wait_for(
         "tcpdump to listen",
         || tcpdump.log(),
@@ -300,7 +304,7 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
 
     // tcpdump drains its capture ring lazily: send a marker after the last
     // exchange and stop the capture only once the marker is in the file.
-    in_netns(&lab.client, || {
+    lab.client.run_in(|| {
         let s = UdpSocket::bind(sa(CLIENT_V4, 0)).unwrap();
         s.send_to(MARKER, sa("10.203.21.1", 9)).unwrap();
     });
@@ -311,8 +315,8 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
     );
     // Stop the capture, then sentinel (which exports every remaining flow
     // on SIGTERM).
-    tcpdump.signal(libc::SIGINT);
-    tcpdump.wait();
+    tcpdump.signal(Signal::SIGINT).unwrap();
+    tcpdump.wait().unwrap();
     stop(&mut sentinel);
     let live = flows(&live_out);
 
@@ -404,7 +408,7 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
 fn server_reaches_client(lab: &Gateway, port: u16) -> bool {
     let client = sa(CLIENT_V4, port);
     let (tx, rx) = std::sync::mpsc::channel();
-    let receiver = spawn_in_netns(&lab.client, move || {
+    let receiver = lab.client.spawn_in(move || {
         let c = UdpSocket::bind(client).unwrap();
         c.set_read_timeout(Some(std::time::Duration::from_secs(1)))
             .unwrap();
@@ -413,7 +417,7 @@ fn server_reaches_client(lab: &Gateway, port: u16) -> bool {
         c.recv_from(&mut buf).is_ok()
     });
     rx.recv().unwrap();
-    in_netns(&lab.server, move || {
+    lab.server.run_in(move || {
         let s = UdpSocket::bind(sa(SERVER_V4, 0)).unwrap();
         s.send_to(b"to a banned host", client).unwrap();
     });

@@ -11,10 +11,13 @@ use std::path::{Path, PathBuf};
 use argus_sentinel_common::bpffs::TempBpffs;
 use argus_sentinel_common::entry::{BlockEntry, ReasonCode};
 use argus_sentinel_common::maps::{Allowlist, Blocklist, ConfigMap, StatsMap};
+use argus_tests::netns::{addr, veth, Netns};
+use argus_tests::process::Managed;
+use argus_tests::{require_root, unique_tag};
 use aya::programs::links::{FdLink, PinnedLink};
-use common::net::{addr, unique_tag, veth, Managed, Netns};
-use common::{ping, require_root, spawn_sentinel, stop, wait_attached, wait_for, write_config};
+use common::{spawn_sentinel, stop, wait_attached, wait_for, write_config};
 use ipnet::IpNet;
+use nix::sys::signal::Signal;
 
 const A4: &str = "10.203.10.1";
 const B4: &str = "10.203.10.2";
@@ -34,12 +37,12 @@ impl Pair {
     fn new(test: &str) -> Self {
         require_root(test);
         let tag = unique_tag();
-        let a = Netns::new(&format!("argus-{tag}-a"));
-        let b = Netns::new(&format!("argus-{tag}-b"));
-        veth(&a, "va", &b, "vb");
+        let a = Netns::new(&format!("argus-{tag}-a")).unwrap();
+        let b = Netns::new(&format!("argus-{tag}-b")).unwrap();
+        veth(&a, "va", &b, "vb").unwrap();
         for (ns, ifname, v4, v6) in [(&a, "va", A4, A6), (&b, "vb", B4, B6)] {
-            addr(ns, ifname, &format!("{v4}/24"));
-            addr(ns, ifname, &format!("{v6}/64"));
+            addr(ns, ifname, &format!("{v4}/24")).unwrap();
+            addr(ns, ifname, &format!("{v6}/64")).unwrap();
         }
         Self {
             a,
@@ -99,24 +102,24 @@ fn bans_allowlist_and_dry_run_over_veth() {
     let mut s = p.start(&p.config(""), 0);
     // xdp_mode auto: veth has native XDP, and sentinel reads the mode back.
     assert!(s.log().contains("mode=Native"), "{}", s.log());
-    assert!(ping(&p.a, B4), "baseline v4\n{}", s.log());
-    assert!(ping(&p.a, B6), "baseline v6\n{}", s.log());
+    assert!(p.a.ping(B4), "baseline v4\n{}", s.log());
+    assert!(p.a.ping(B6), "baseline v6\n{}", s.log());
     let mut b = p.blocklist();
 
     // v4 /32
     ban(&mut b, "10.203.10.1/32");
-    assert!(!ping(&p.a, B4), "v4 /32 ban must drop");
+    assert!(!p.a.ping(B4), "v4 /32 ban must drop");
     let hits = b.lookup(A4.parse().unwrap()).unwrap().unwrap().packets;
     assert!(hits >= 1, "the ban's counters saw the drops");
     assert!(b.remove(net("10.203.10.1/32")).unwrap());
-    assert!(ping(&p.a, B4), "unbanned");
+    assert!(p.a.ping(B4), "unbanned");
 
     // v4 /24 covers A; the allowlist wins over it.
     ban(&mut b, "10.203.10.0/24");
-    assert!(!ping(&p.a, B4), "v4 /24 ban must drop");
+    assert!(!p.a.ping(B4), "v4 /24 ban must drop");
     let mut allow = Allowlist::open(&p.pin_dir()).unwrap();
     allow.insert(net("10.203.10.1/32")).unwrap();
-    assert!(ping(&p.a, B4), "allowlist wins over the /24 ban");
+    assert!(p.a.ping(B4), "allowlist wins over the /24 ban");
     assert!(allow.list().unwrap()[0].packets >= 1);
     assert!(allow.remove(net("10.203.10.1/32")).unwrap());
 
@@ -124,7 +127,7 @@ fn bans_allowlist_and_dry_run_over_veth() {
     let mut cfg = ConfigMap::open(&p.pin_dir()).unwrap();
     cfg.set_dry_run(true).unwrap();
     let before = b.lookup(A4.parse().unwrap()).unwrap().unwrap().would_drop;
-    assert!(ping(&p.a, B4), "dry-run never drops");
+    assert!(p.a.ping(B4), "dry-run never drops");
     let after = b.lookup(A4.parse().unwrap()).unwrap().unwrap().would_drop;
     assert!(after > before, "dry-run counts would_drop");
     assert!(
@@ -136,15 +139,15 @@ fn bans_allowlist_and_dry_run_over_veth() {
             >= 1
     );
     cfg.set_dry_run(false).unwrap();
-    assert!(!ping(&p.a, B4), "enforcing again");
+    assert!(!p.a.ping(B4), "enforcing again");
     assert!(b.remove(net("10.203.10.0/24")).unwrap());
 
     // v6 /64
     ban(&mut b, "fd00:203:10::/64");
-    assert!(!ping(&p.a, B6), "v6 /64 ban must drop");
+    assert!(!p.a.ping(B6), "v6 /64 ban must drop");
     assert!(b.lookup(A6.parse().unwrap()).unwrap().unwrap().packets >= 1);
     assert!(b.remove(net("fd00:203:10::/64")).unwrap());
-    assert!(ping(&p.a, B6), "unbanned v6");
+    assert!(p.a.ping(B6), "unbanned v6");
 
     stop(&mut s);
 }
@@ -156,15 +159,15 @@ fn data_plane_outlives_sentinel_and_is_taken_over() {
     let mut first = p.start(&config, 0);
     let mut b = p.blocklist();
     ban(&mut b, "10.203.10.1/32");
-    assert!(!ping(&p.a, B4));
+    assert!(!p.a.ping(B4));
     let (link_id, prog_id) = p.link_ids();
 
     // SIGKILL: no cleanup runs, the pinned link keeps the program dropping,
     // and bans written meanwhile still take effect.
-    first.signal(libc::SIGKILL);
-    assert!(!ping(&p.a, B4), "drops continue without sentinel");
+    first.signal(Signal::SIGKILL).unwrap();
+    assert!(!p.a.ping(B4), "drops continue without sentinel");
     ban(&mut b, "fd00:203:10::1/128");
-    assert!(!ping(&p.a, B6), "new bans apply without sentinel");
+    assert!(!p.a.ping(B6), "new bans apply without sentinel");
 
     // Restart: same maps (entries still there), same link, new program.
     let mut second = p.start(&config, 1);
@@ -183,12 +186,12 @@ fn data_plane_outlives_sentinel_and_is_taken_over() {
     let (link_id2, prog_id2) = p.link_ids();
     assert_eq!(link_id2, link_id, "the pinned link is reused");
     assert_ne!(prog_id2, prog_id, "with the new program swapped in");
-    assert!(!ping(&p.a, B4), "still dropping after the restart");
+    assert!(!p.a.ping(B4), "still dropping after the restart");
 
     // SIGTERM without keep_dataplane_on_exit: detached, maps kept.
     stop(&mut second);
     assert!(!p.link().exists(), "link unpinned");
-    assert!(ping(&p.a, B4), "detached: nothing drops");
+    assert!(p.a.ping(B4), "detached: nothing drops");
     assert_eq!(p.blocklist().list().unwrap().len(), 2, "bans survive");
 }
 
@@ -201,13 +204,13 @@ fn keep_dataplane_on_exit_leaves_it_attached() {
     ban(&mut b, "10.203.10.1/32");
     stop(&mut s);
     assert!(p.link().exists(), "link still pinned");
-    assert!(!ping(&p.a, B4), "still dropping after a clean stop");
+    assert!(!p.a.ping(B4), "still dropping after a clean stop");
 
     // The next run is configured for another interface only (a bridge, which
     // has no native XDP): the stale vb link is detached, and xdp_mode auto
     // falls back to generic XDP with a warning.
-    p.b.ip(&["link", "add", "vx", "type", "bridge"]);
-    p.b.ip(&["link", "set", "vx", "up"]);
+    p.b.ip(&["link", "add", "vx", "type", "bridge"]).unwrap();
+    p.b.ip(&["link", "set", "vx", "up"]).unwrap();
     let other = write_config(p.dir.path(), &p.pin_dir(), &[("vx", "wan")], "");
     let mut s = spawn_sentinel(
         &p.b,
@@ -226,6 +229,6 @@ fn keep_dataplane_on_exit_leaves_it_attached() {
     assert!(log.contains("falling back to generic"), "{log}");
     assert!(log.contains("mode=Generic"), "{log}");
     assert!(!p.link().exists(), "stale vb link removed");
-    assert!(ping(&p.a, B4), "vb is no longer filtered");
+    assert!(p.a.ping(B4), "vb is no longer filtered");
     stop(&mut s);
 }

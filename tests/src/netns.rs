@@ -75,6 +75,37 @@ impl Netns {
         Ok(())
     }
 
+    /// Whether `dst` answers a ping from inside the namespace (two probes 0.2 s apart, 1 s wait).
+    pub fn ping(&self, dst: &str) -> bool {
+        self.command("ping")
+            .args(["-n", "-q", "-c", "2", "-i", "0.2", "-W", "1", dst])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Starts `f` on a new thread that joined the namespace's network (sockets it opens live
+    /// there); the test's other threads stay where they are.
+    pub fn spawn_in<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = format!("/run/netns/{}", self.name);
+        std::thread::spawn(move || {
+            let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("open {path}: {e}"));
+            nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .unwrap_or_else(|e| panic!("setns {path}: {e}"));
+            f()
+        })
+    }
+
+    /// Runs `f` on a thread that joined the namespace's network and returns its result (a panic in
+    /// `f` is resumed here, so the test fails with its message).
+    pub fn run_in<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        self.spawn_in(f)
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+
     /// Ifindex of an interface inside the namespace.
     pub fn ifindex(&self, ifname: &str) -> Result<u32> {
         let out = self.exec("cat", &[&format!("/sys/class/net/{ifname}/ifindex")])?;

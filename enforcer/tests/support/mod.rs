@@ -1,5 +1,5 @@
-//! Root-test support: network namespaces, the XDP data plane attached to a veth, the enforcer
-//! process, a kronos stand-in and argusctl.
+//! Root-test support: a namespace pair (argus-tests' namespaces and veths), the XDP data plane
+//! attached to its veth, the enforcer process, a kronos stand-in and argusctl.
 //!
 //! Traffic stays between the two namespaces a test creates (10.203.0.0/16, fd00:203::/32); pins
 //! live on a private bpffs. Everything is removed in `Drop`, also when a test panics.
@@ -8,10 +8,9 @@
 
 use std::fs::File;
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -20,6 +19,8 @@ use argus_proto::{
     UnixTimeNs, Verdict, DEFAULT_MAX_FRAME_BYTES,
 };
 use argus_sentinel_common::program::{Dataplane, MapSizes};
+use argus_tests::netns::{addr, veth, Netns};
+use argus_tests::unique_tag;
 use aya::programs::XdpMode;
 use ipnet::IpNet;
 use tokio::net::UnixStream;
@@ -29,29 +30,13 @@ pub const PATIENCE: Duration = Duration::from_secs(30);
 
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn ip(args: &[&str]) {
-    run(Command::new("ip").args(args));
-}
-
 /// Two namespaces joined by a veth: `a` (the remote side, "attacker") and `b` (the appliance side,
-/// where the XDP program sits on `vb`).
+/// where the XDP program sits on `vb`). Both are deleted on drop.
 pub struct NetPair {
     /// Remote namespace.
-    pub a: String,
+    pub a: Netns,
     /// Appliance namespace.
-    pub b: String,
+    pub b: Netns,
     /// Remote IPv4.
     pub a4: IpAddr,
     /// Appliance IPv4.
@@ -65,68 +50,44 @@ pub struct NetPair {
 impl NetPair {
     /// Creates the namespaces and the link.
     pub fn new() -> Self {
+        Self::build().expect("creating the namespace pair")
+    }
+
+    fn build() -> anyhow::Result<Self> {
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let tag = format!("{}-{n}", std::process::id());
+        // A subnet per pair, so tests running in parallel never share addresses.
         let subnet = 100 + (std::process::id() % 50) * 3 + n;
+        let tag = unique_tag();
         let pair = Self {
-            a: format!("argus-enf-a-{tag}"),
-            b: format!("argus-enf-b-{tag}"),
-            a4: format!("10.203.{subnet}.2").parse().unwrap(),
-            b4: format!("10.203.{subnet}.1").parse().unwrap(),
-            a6: format!("fd00:203:{subnet:x}::2").parse().unwrap(),
-            b6: format!("fd00:203:{subnet:x}::1").parse().unwrap(),
+            a: Netns::new(&format!("argus-enf-a-{tag}"))?,
+            b: Netns::new(&format!("argus-enf-b-{tag}"))?,
+            a4: format!("10.203.{subnet}.2").parse()?,
+            b4: format!("10.203.{subnet}.1").parse()?,
+            a6: format!("fd00:203:{subnet:x}::2").parse()?,
+            b6: format!("fd00:203:{subnet:x}::1").parse()?,
         };
-        ip(&["netns", "add", &pair.a]);
-        ip(&["netns", "add", &pair.b]);
-        ip(&[
-            "link", "add", "va", "netns", &pair.a, "type", "veth", "peer", "name", "vb", "netns",
-            &pair.b,
-        ]);
+        veth(&pair.a, "va", &pair.b, "vb")?;
         for (ns, dev, v4, v6) in [
             (&pair.a, "va", pair.a4, pair.a6),
             (&pair.b, "vb", pair.b4, pair.b6),
         ] {
-            ip(&["-n", ns, "addr", "add", &format!("{v4}/24"), "dev", dev]);
-            ip(&[
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{v6}/64"),
-                "dev",
-                dev,
-                "nodad",
-            ]);
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
+            addr(ns, dev, &format!("{v4}/24"))?;
+            addr(ns, dev, &format!("{v6}/64"))?;
         }
-        pair
+        Ok(pair)
     }
 
     /// Whether `to` answers pings sent from namespace `a`.
     pub fn ping_from_a(&self, to: IpAddr) -> bool {
-        Command::new("ip")
-            .args([
-                "netns", "exec", &self.a, "ping", "-n", "-q", "-c", "2", "-i", "0.2", "-W", "1",
-            ])
-            .arg(to.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("running ping")
-            .success()
+        self.a.ping(&to.to_string())
     }
 
     /// The appliance's XDP data plane: the embedded object loaded with its maps pinned in `pin_dir`
     /// and attached (generic mode) to `vb`. Loading happens on a thread that entered namespace `b`,
     /// since the interface is only visible there.
     pub fn attach_xdp(&self, pin_dir: &Path) -> Dataplane {
-        let ns = File::open(format!("/var/run/netns/{}", self.b)).expect("netns file");
         let pin_dir = pin_dir.to_owned();
-        std::thread::spawn(move || {
-            // SAFETY: setns on a valid namespace fd only changes this (short-lived) thread.
-            let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        self.b.run_in(move || {
             let mut dp =
                 Dataplane::load(&pin_dir, &MapSizes::default()).expect("loading the XDP object");
             dp.program_mut()
@@ -134,16 +95,6 @@ impl NetPair {
                 .expect("attaching XDP to vb");
             dp
         })
-        .join()
-        .expect("the attach thread panicked")
-    }
-}
-
-impl Drop for NetPair {
-    fn drop(&mut self) {
-        for ns in [&self.a, &self.b] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
     }
 }
 

@@ -1,17 +1,17 @@
 //! Helpers for sentinel's process-level tests: configs, running the binary
-//! (inside a namespace), reading its JSON-lines output, running closures
-//! inside a network namespace.
+//! (inside a namespace) and reading its JSON-lines output. Namespaces, veths
+//! and child processes come from argus-tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use argus_proto::{FlowRecord, PayloadSample, SensorMessage};
+use argus_tests::netns::Netns;
+use argus_tests::process::Managed;
+use nix::sys::signal::Signal;
 
 pub mod net;
-
-use net::{Managed, Netns};
 
 /// The sentinel binary under test.
 pub fn sentinel_bin() -> &'static str {
@@ -46,12 +46,7 @@ pub fn write_config(
 pub fn spawn_sentinel(ns: &Netns, config: &Path, out: &Path, log: PathBuf) -> Managed {
     let mut cmd = ns.command(sentinel_bin());
     cmd.arg("--config").arg(config).arg("--out").arg(out);
-    Managed::spawn(cmd, log)
-}
-
-/// Fails the test clearly unless it runs as root.
-pub fn require_root(test: &str) {
-    argus_sentinel_common::bpffs::require_root(test);
+    Managed::spawn("argus-sentinel", cmd, log).expect("starting argus-sentinel")
 }
 
 /// Polls `cond` until it holds; panics with `what` and `log` after a
@@ -88,8 +83,8 @@ pub fn wait_attached(s: &Managed, pin_dir: &Path, interfaces: &[&str]) {
 
 /// Sends SIGTERM and waits for a clean exit.
 pub fn stop(s: &mut Managed) {
-    s.signal(libc::SIGTERM);
-    let status = s.wait();
+    s.signal(Signal::SIGTERM).expect("SIGTERM to sentinel");
+    let status = s.wait().expect("waiting for sentinel");
     assert!(
         status.success(),
         "sentinel exited with {status}\n{}",
@@ -125,45 +120,4 @@ pub fn samples(path: &Path) -> Vec<PayloadSample> {
             _ => None,
         })
         .collect()
-}
-
-/// Runs `f` on a thread that joined network namespace `ns`.
-pub fn in_netns<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> T + Send + 'static) -> T {
-    spawn_in_netns(ns, f)
-        .join()
-        .expect("thread in netns panicked")
-}
-
-/// Starts `f` on a thread that joined network namespace `ns`.
-pub fn spawn_in_netns<T: Send + 'static>(
-    ns: &Netns,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let path = format!("/run/netns/{}", ns.name());
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).expect("open netns");
-        // SAFETY: setns on a valid namespace fd affects only this thread.
-        let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        f()
-    })
-}
-
-/// Whether `ping` from `ns` to `dst` gets a reply (one probe, 1 s wait).
-pub fn ping(ns: &Netns, dst: &str) -> bool {
-    Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            ns.name(),
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "1",
-            dst,
-        ])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
 }
