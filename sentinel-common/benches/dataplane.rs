@@ -6,7 +6,9 @@
 //! Environment: `ARGUS_BENCH_REPEAT` (runs per round, default 2,000,000),
 //! `ARGUS_BENCH_ROUNDS` (rounds per scenario, median reported, default 5),
 //! `ARGUS_BENCH_BIG` (entries of the big blocklist, default 1,000,000),
-//! `XDP_FILTER_DIR` (default /usr/lib/x86_64-linux-gnu/bpf).
+//! `XDP_FILTER_DIR` (default /usr/lib/x86_64-linux-gnu/bpf),
+//! `ARGUS_BENCH_ONLY` (comma-separated substrings: only the scenarios whose
+//! name contains one of them are measured, e.g. "passed TCP,blocked IPv4").
 //! Results and their discussion live in docs/benchmarks.md ("Data plane").
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -206,8 +208,7 @@ fn fill_blocklist(b: &mut Blocklist, n: u32, prefix_every: Option<u32>) {
             let a = IpAddr::V6(Ipv6Addr::from(base | (r & ((1u128 << 96) - 1))));
             IpNet::new(a, if prefix { 64 } else { 128 }).unwrap()
         };
-        b.insert(&BlockEntry::new(net, ReasonCode::Manual))
-            .unwrap();
+        b.insert(&BlockEntry::new(net, ReasonCode::Manual)).unwrap();
     }
 }
 
@@ -375,6 +376,10 @@ fn main() {
         &format!("{big} (10% prefixes)"),
         repeat,
     ));
+    if let Ok(only) = std::env::var("ARGUS_BENCH_ONLY") {
+        let wanted: Vec<&str> = only.split(',').map(str::trim).collect();
+        scenarios.retain(|s| wanted.iter().any(|w| s.name.contains(w)));
+    }
     let mut rows = Vec::new();
     measure(&mut rows, scenarios, rounds);
 

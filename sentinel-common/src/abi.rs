@@ -8,7 +8,7 @@
 use core::mem::{offset_of, size_of};
 
 /// `ARGUS_ABI_VERSION`: bumped whenever a shared struct changes.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// `ARGUS_MAX_SAMPLE_BYTES`: longest payload excerpt of a sample event.
 pub const MAX_SAMPLE_BYTES: usize = 512;
@@ -20,6 +20,41 @@ pub const MAX_VLAN_TAGS: usize = 2;
 pub const LPM_MAX_PREFIXLEN: u32 = 128;
 /// `ARGUS_LPM_V4_MAPPED_PREFIXLEN`: prefix length of `::ffff:0:0/96`.
 pub const LPM_V4_MAPPED_PREFIXLEN: u32 = 96;
+
+/// `ARGUS_PREFIX_LENS_MAX`: most prefix lengths the program probes one by
+/// one in BLOCKNETS per address class.
+pub const PREFIX_LENS_MAX: usize = 8;
+/// `ARGUS_PREFIX_LENS_TRIE`: `n_lens` value meaning "walk the trie".
+pub const PREFIX_LENS_TRIE: u8 = 0xFF;
+/// `ARGUS_CLASS_V4`: IPv4-mapped addresses.
+pub const CLASS_V4: usize = 0;
+/// `ARGUS_CLASS_V6`: every other address.
+pub const CLASS_V6: usize = 1;
+/// `ARGUS_PREFIX_COUNT_SLOTS`: prefix lengths 0..=128, padded.
+pub const PREFIX_COUNT_SLOTS: usize = 130;
+/// `ARGUS_PREFIX_META_F_VALID`: BLOCKFILTER and the length lists describe
+/// BLOCKLIST.
+pub const PREFIX_META_F_VALID: u32 = 1 << 0;
+/// `ARGUS_PREFIX_META_F_REBUILDING`: a rebuild of the filter was started.
+pub const PREFIX_META_F_REBUILDING: u32 = 1 << 1;
+/// `ARGUS_PREFIX_FILTER_BITS`: log2 of the BLOCKFILTER counters.
+pub const PREFIX_FILTER_BITS: u32 = 21;
+/// `ARGUS_PREFIX_FILTER_ENTRIES`: BLOCKFILTER elements (8 counters each).
+pub const PREFIX_FILTER_ENTRIES: u32 = 1 << (PREFIX_FILTER_BITS - 3);
+/// `ARGUS_PREFIX_HASH_K1`.
+pub const PREFIX_HASH_K1: u64 = 0x9E37_79B9_7F4A_7C15;
+/// `ARGUS_PREFIX_HASH_K2`.
+pub const PREFIX_HASH_K2: u64 = 0xD6E8_FEB8_6659_FD93;
+
+/// `argus_prefix_hash()`: the BLOCKFILTER slot of a masked key whose
+/// address is `hi` (bytes 0..8, big-endian) and `lo` (bytes 8..16).
+pub fn prefix_hash(hi: u64, lo: u64, len: u32) -> u32 {
+    let mut h = hi.wrapping_mul(PREFIX_HASH_K1) ^ lo ^ (u64::from(len) << 56);
+    h = h.wrapping_mul(PREFIX_HASH_K2);
+    h ^= h >> 29;
+    h = h.wrapping_mul(PREFIX_HASH_K1);
+    (h >> (64 - PREFIX_FILTER_BITS)) as u32
+}
 
 /// `ARGUS_BLOCKLIST_DEFAULT_ENTRIES`.
 pub const BLOCKLIST_DEFAULT_ENTRIES: u32 = 1_048_576;
@@ -41,6 +76,11 @@ pub mod map_names {
     pub const BLOCKLIST: &str = "BLOCKLIST";
     /// Hash of banned single addresses ([`super::HostKey`]).
     pub const BLOCKHOSTS: &str = "BLOCKHOSTS";
+    /// Array of [`super::PrefixFilter`]: counting filter of the BLOCKLIST
+    /// keys.
+    pub const BLOCKFILTER: &str = "BLOCKFILTER";
+    /// Array holding one [`super::PrefixMeta`].
+    pub const BLOCKMETA: &str = "BLOCKMETA";
     /// Array holding one [`super::ConfigValue`].
     pub const CONFIG: &str = "CONFIG";
     /// Array indexed by ifindex of [`super::IfaceValue`].
@@ -52,8 +92,17 @@ pub mod map_names {
     /// Ring buffer of [`super::NewFlowEvent`] and [`super::SampleEvent`].
     pub const EVENTS: &str = "EVENTS";
     /// Every map, in a stable order.
-    pub const ALL: [&str; 8] = [
-        ALLOWLIST, BLOCKLIST, BLOCKHOSTS, CONFIG, IFACES, STATS, FLOWS, EVENTS,
+    pub const ALL: [&str; 10] = [
+        ALLOWLIST,
+        BLOCKLIST,
+        BLOCKHOSTS,
+        BLOCKFILTER,
+        BLOCKMETA,
+        CONFIG,
+        IFACES,
+        STATS,
+        FLOWS,
+        EVENTS,
     ];
 }
 
@@ -125,6 +174,45 @@ pub struct RawLpmKey {
 pub struct HostKey {
     /// Address, network byte order.
     pub addr: [u8; 16],
+}
+
+/// `struct argus_prefix_meta`: the single BLOCKMETA value, the prefix
+/// lengths in use in BLOCKLIST per address class ([`CLASS_V4`],
+/// [`CLASS_V6`]). Maintained by [`crate::maps::Blocklist`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrefixMeta {
+    /// `ARGUS_PREFIX_META_F_*`.
+    pub flags: u32,
+    /// Valid entries of `lens[class]`, or [`PREFIX_LENS_TRIE`].
+    pub n_lens: [u8; 2],
+    /// Padding, 0.
+    pub pad: [u8; 2],
+    /// Prefix lengths in use, longest first.
+    pub lens: [[u8; PREFIX_LENS_MAX]; 2],
+    /// BLOCKLIST entries per class and prefix length.
+    pub counts: [[u32; PREFIX_COUNT_SLOTS]; 2],
+}
+
+impl Default for PrefixMeta {
+    fn default() -> Self {
+        Self {
+            flags: 0,
+            n_lens: [0; 2],
+            pad: [0; 2],
+            lens: [[0; PREFIX_LENS_MAX]; 2],
+            counts: [[0; PREFIX_COUNT_SLOTS]; 2],
+        }
+    }
+}
+
+/// `struct argus_prefix_filter`: one BLOCKFILTER element, the counters of
+/// slots `8 * index ..= 8 * index + 7`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PrefixFilter {
+    /// Keys per slot, saturating at 255.
+    pub count: [u8; 8],
 }
 
 /// `struct argus_block_value`: BLOCKLIST and BLOCKHOSTS value.
@@ -349,6 +437,8 @@ impl SampleEvent {
 // is valid and there are no uninitialised bytes.
 unsafe impl aya::Pod for RawLpmKey {}
 unsafe impl aya::Pod for HostKey {}
+unsafe impl aya::Pod for PrefixMeta {}
+unsafe impl aya::Pod for PrefixFilter {}
 unsafe impl aya::Pod for BlockValue {}
 unsafe impl aya::Pod for AllowValue {}
 unsafe impl aya::Pod for ConfigValue {}
@@ -367,6 +457,11 @@ const _: () = {
     assert!(offset_of!(RawLpmKey, addr) == 4);
 
     assert!(size_of::<HostKey>() == 16);
+    assert!(size_of::<PrefixMeta>() == 1064);
+    assert!(offset_of!(PrefixMeta, n_lens) == 4);
+    assert!(offset_of!(PrefixMeta, lens) == 8);
+    assert!(offset_of!(PrefixMeta, counts) == 24);
+    assert!(size_of::<PrefixFilter>() == 8);
     assert!(size_of::<BlockValue>() == 40);
     assert!(offset_of!(BlockValue, bytes) == 8);
     assert!(offset_of!(BlockValue, would_drop) == 16);

@@ -10,8 +10,9 @@
 //! [`Allowlist`] and the dry-run bit of [`ConfigMap`]; sentinel writes the
 //! rest of [`ConfigMap`] and [`Ifaces`], and reads [`Flows`] and [`Events`].
 
+use std::fs::File;
 use std::net::IpAddr;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 use aya::maps::lpm_trie::Key;
@@ -19,9 +20,11 @@ use aya::maps::{Array, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray, Ri
 use ipnet::IpNet;
 
 use crate::abi::{
-    map_names, AllowValue, BlockValue, ConfigValue, FlowKey, FlowValue, HostKey, IfaceValue,
-    NewFlowEvent, RawLpmKey, SampleEvent, Stats, CFG_F_DROP_LAN_TO_BANNED, CFG_F_DRY_RUN,
-    EVENT_NEW_FLOW, EVENT_SAMPLE, LPM_MAX_PREFIXLEN, MAX_SAMPLE_BYTES,
+    map_names, prefix_hash, AllowValue, BlockValue, ConfigValue, FlowKey, FlowValue, HostKey,
+    IfaceValue, NewFlowEvent, PrefixFilter, PrefixMeta, RawLpmKey, SampleEvent, Stats,
+    CFG_F_DROP_LAN_TO_BANNED, CFG_F_DRY_RUN, CLASS_V4, CLASS_V6, EVENT_NEW_FLOW, EVENT_SAMPLE,
+    LPM_MAX_PREFIXLEN, LPM_V4_MAPPED_PREFIXLEN, MAX_SAMPLE_BYTES, PREFIX_FILTER_ENTRIES,
+    PREFIX_LENS_MAX, PREFIX_LENS_TRIE, PREFIX_META_F_REBUILDING, PREFIX_META_F_VALID,
 };
 use crate::entry::{BlockEntry, Role};
 use crate::key::LpmKey;
@@ -58,6 +61,16 @@ pub enum MapsError {
         /// aya's error.
         #[source]
         source: MapError,
+    },
+    /// The pin directory could not be locked (prefix writes are serialised
+    /// across processes with `flock` on it).
+    #[error("cannot lock pin directory {path}: {source}")]
+    Lock {
+        /// Pin directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
     },
     /// A key read back from the kernel is invalid.
     #[error("pinned map {path} holds an invalid key: {source}")]
@@ -110,6 +123,13 @@ fn is_not_found(e: &MapError) -> bool {
     }
 }
 
+/// `BPF_NOEXIST`: create only.
+const BPF_NOEXIST: u64 = 1;
+
+fn is_exists(e: &MapError) -> bool {
+    matches!(e, MapError::SyscallError(s) if s.io_error.raw_os_error() == Some(libc::EEXIST))
+}
+
 fn aya_key(k: &LpmKey) -> Key<[u8; 16]> {
     k.to_aya()
 }
@@ -125,68 +145,354 @@ fn from_aya_key(path: &Path, k: &Key<[u8; 16]>) -> Result<LpmKey, MapsError> {
     })
 }
 
+/// Prefix lengths the data plane probes one by one in BLOCKFILTER per
+/// address class before it walks the BLOCKLIST trie instead (the kernel
+/// accepts up to [`PREFIX_LENS_MAX`]). A probe costs a few ns; a trie miss
+/// over 100k prefixes ~30 ns (docs/benchmarks.md, "Data plane").
+pub const PROBED_PREFIX_LENS: usize = 6;
+
 /// The blocklist: single addresses in the BLOCKHOSTS hash, shorter
 /// prefixes in the BLOCKLIST trie (the kernel checks the hash first, which
-/// is a longest-prefix match over both; see `argus_shared.h`). This handle
-/// routes every operation to the right map.
-#[derive(Debug)]
+/// is a longest-prefix match over both; see `argus_shared.h`), with the
+/// counting filter BLOCKFILTER and the length lists of BLOCKMETA in front
+/// of the trie so a packet no prefix covers skips the trie walk. This
+/// handle routes every operation to the right map and keeps the filter a
+/// superset of the trie.
+///
+/// Prefix writes take an exclusive `flock` on the pin directory, so
+/// concurrent writers (the enforcer, `argusctl`, tests) never lose each
+/// other's BLOCKMETA/BLOCKFILTER updates. Host bans need no lock.
 pub struct Blocklist {
     path: PathBuf,
     trie: LpmTrie<MapData, [u8; 16], BlockValue>,
     hosts_path: PathBuf,
     hosts: HashMap<MapData, HostKey, BlockValue>,
+    filter_path: PathBuf,
+    filter: Array<MapData, PrefixFilter>,
+    meta_path: PathBuf,
+    meta: Array<MapData, PrefixMeta>,
+    dir_path: PathBuf,
+    dir: File,
+}
+
+/// Holds the pin directory's `flock` until dropped (the descriptor belongs
+/// to the [`Blocklist`], which outlives every guard it hands out).
+struct DirLock(libc::c_int);
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        // SAFETY: flock on the Blocklist's open descriptor; unlocking cannot
+        // fail in a way we could act on (closing the file releases it too).
+        unsafe { libc::flock(self.0, libc::LOCK_UN) };
+    }
+}
+
+/// `key` with the address bits beyond its prefix length cleared: the form
+/// the kernel hashes into BLOCKFILTER.
+pub fn masked_key(key: &RawLpmKey) -> RawLpmKey {
+    let len = key.prefixlen.min(LPM_MAX_PREFIXLEN);
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (LPM_MAX_PREFIXLEN - len)
+    };
+    RawLpmKey {
+        prefixlen: len,
+        addr: (u128::from_be_bytes(key.addr) & mask).to_be_bytes(),
+    }
+}
+
+/// The BLOCKFILTER slot of a BLOCKLIST key (`argus_prefix_hash()` of the
+/// masked key).
+pub fn filter_slot(key: &RawLpmKey) -> u32 {
+    let k = masked_key(key);
+    let a = u128::from_be_bytes(k.addr);
+    prefix_hash((a >> 64) as u64, a as u64, k.prefixlen)
+}
+
+/// `::ffff:0:0`, the start of the IPv4-mapped block.
+const V4_MAPPED: u128 = 0xffff_0000_0000;
+
+/// Which address classes (`[CLASS_V4, CLASS_V6]`) a BLOCKLIST key can
+/// cover: IPv4-mapped addresses, other addresses, or both (`::/0`).
+pub fn key_classes(key: &RawLpmKey) -> [bool; 2] {
+    let k = masked_key(key);
+    let addr = u128::from_be_bytes(k.addr);
+    if k.prefixlen >= LPM_V4_MAPPED_PREFIXLEN {
+        let mapped = addr >> 32 == V4_MAPPED >> 32;
+        [mapped, !mapped]
+    } else {
+        let covers_mapped = masked_key(&RawLpmKey {
+            prefixlen: k.prefixlen,
+            addr: V4_MAPPED.to_be_bytes(),
+        })
+        .addr
+            == k.addr;
+        [covers_mapped, true]
+    }
+}
+
+/// Recomputes the length lists of `meta` from its counts.
+fn update_lens(meta: &mut PrefixMeta) {
+    for class in [CLASS_V4, CLASS_V6] {
+        let in_use: Vec<u8> = (0..=LPM_MAX_PREFIXLEN as usize)
+            .rev()
+            .filter(|&l| meta.counts[class][l] > 0)
+            .map(|l| l as u8)
+            .collect();
+        meta.lens[class] = [0; PREFIX_LENS_MAX];
+        if in_use.len() > PROBED_PREFIX_LENS.min(PREFIX_LENS_MAX) {
+            meta.n_lens[class] = PREFIX_LENS_TRIE;
+        } else {
+            meta.n_lens[class] = in_use.len() as u8;
+            meta.lens[class][..in_use.len()].copy_from_slice(&in_use);
+        }
+    }
+}
+
+/// Adds `delta` (±1) to the counts of `key`'s classes.
+fn count_key(meta: &mut PrefixMeta, key: &RawLpmKey, delta: i32) {
+    let len = key.prefixlen.min(LPM_MAX_PREFIXLEN) as usize;
+    for (class, covers) in key_classes(key).into_iter().enumerate() {
+        if covers {
+            let c = &mut meta.counts[class][len];
+            *c = c.saturating_add_signed(delta);
+        }
+    }
+}
+
+/// Adds `delta` (±1) to a filter counter; a saturated counter (255) stays,
+/// since it no longer knows how many keys it stands for.
+fn bump(count: &mut u8, delta: i32) {
+    if *count != u8::MAX {
+        *count = (*count as i32 + delta).clamp(0, 255) as u8;
+    }
 }
 
 impl Blocklist {
-    /// Opens `<pin_dir>/BLOCKLIST` and `<pin_dir>/BLOCKHOSTS`.
+    /// Opens `<pin_dir>/BLOCKLIST`, `BLOCKHOSTS`, `BLOCKFILTER` and
+    /// `BLOCKMETA`.
     pub fn open(pin_dir: &Path) -> Result<Self, MapsError> {
         let (path, trie) = open_typed(pin_dir, map_names::BLOCKLIST)?;
         let (hosts_path, hosts) = open_typed(pin_dir, map_names::BLOCKHOSTS)?;
+        let (filter_path, filter) = open_typed(pin_dir, map_names::BLOCKFILTER)?;
+        let (meta_path, meta) = open_typed(pin_dir, map_names::BLOCKMETA)?;
+        let dir = File::open(pin_dir).map_err(|source| MapsError::Lock {
+            path: pin_dir.to_owned(),
+            source,
+        })?;
         Ok(Self {
             path,
             trie,
             hosts_path,
             hosts,
+            filter_path,
+            filter,
+            meta_path,
+            meta,
+            dir_path: pin_dir.to_owned(),
+            dir,
         })
+    }
+
+    fn lock(&self) -> Result<DirLock, MapsError> {
+        let fd = self.dir.as_raw_fd();
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            if unsafe { libc::flock(fd, libc::LOCK_EX) } == 0 {
+                return Ok(DirLock(fd));
+            }
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(MapsError::Lock {
+                    path: self.dir_path.clone(),
+                    source: err,
+                });
+            }
+        }
+    }
+
+    fn op_err<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(MapError) -> MapsError + 'a {
+        move |source| MapsError::Op {
+            path: path.to_owned(),
+            op,
+            source,
+        }
+    }
+
+    fn read_meta(&self) -> Result<PrefixMeta, MapsError> {
+        self.meta
+            .get(&0, 0)
+            .map_err(Self::op_err(&self.meta_path, "read"))
+    }
+
+    fn write_meta(&mut self, meta: &PrefixMeta) -> Result<(), MapsError> {
+        self.meta
+            .set(0, *meta, 0)
+            .map_err(Self::op_err(&self.meta_path, "write"))
+    }
+
+    /// Adds `delta` to the filter counter of `key`.
+    fn bump_filter(&mut self, key: &RawLpmKey, delta: i32) -> Result<(), MapsError> {
+        let slot = filter_slot(key);
+        let idx = slot >> 3;
+        let mut v = self
+            .filter
+            .get(&idx, 0)
+            .map_err(Self::op_err(&self.filter_path, "read"))?;
+        bump(&mut v.count[(slot & 7) as usize], delta);
+        self.filter
+            .set(idx, v, 0)
+            .map_err(Self::op_err(&self.filter_path, "write"))
+    }
+
+    /// BLOCKMETA, rebuilt together with BLOCKFILTER from the trie first if
+    /// it is not marked valid (maps created by an older build, or never
+    /// indexed). Call with the lock held.
+    fn valid_meta(&mut self) -> Result<PrefixMeta, MapsError> {
+        let old = self.read_meta()?;
+        if old.flags & PREFIX_META_F_VALID != 0 {
+            return Ok(old);
+        }
+        // Until BLOCKMETA is valid the kernel walks the trie, which is
+        // always complete, so rebuilding never opens a gap.
+        let keys: Vec<Key<[u8; 16]>> = self
+            .trie
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(Self::op_err(&self.path, "iterate"))?;
+        let mut meta = PrefixMeta::default();
+        let mut counts = vec![PrefixFilter::default(); PREFIX_FILTER_ENTRIES as usize];
+        for k in keys {
+            let raw = RawLpmKey {
+                prefixlen: k.prefix_len(),
+                addr: k.data(),
+            };
+            count_key(&mut meta, &raw, 1);
+            let slot = filter_slot(&raw);
+            bump(
+                &mut counts[(slot >> 3) as usize].count[(slot & 7) as usize],
+                1,
+            );
+        }
+        // A never-touched BLOCKMETA (all zero) means a never-touched, all
+        // zero BLOCKFILTER: only non-zero elements need writing. After an
+        // interrupted rebuild, every element is rewritten.
+        let rewrite_all = old.flags & PREFIX_META_F_REBUILDING != 0;
+        self.write_meta(&PrefixMeta {
+            flags: PREFIX_META_F_REBUILDING,
+            ..PrefixMeta::default()
+        })?;
+        for (i, v) in counts.iter().enumerate() {
+            if rewrite_all || *v != PrefixFilter::default() {
+                self.filter
+                    .set(i as u32, *v, 0)
+                    .map_err(Self::op_err(&self.filter_path, "write"))?;
+            }
+        }
+        update_lens(&mut meta);
+        meta.flags = PREFIX_META_F_VALID;
+        self.write_meta(&meta)?;
+        Ok(meta)
+    }
+
+    /// Makes sure BLOCKFILTER and BLOCKMETA describe the trie (rebuilding
+    /// them if BLOCKMETA is not marked valid, e.g. after an upgrade reused
+    /// older pins); until then the data plane walks the trie for every
+    /// packet.
+    pub fn ensure_index(&mut self) -> Result<(), MapsError> {
+        let _lock = self.lock()?;
+        self.valid_meta().map(|_| ())
+    }
+
+    /// The current BLOCKMETA value (prefix lengths in use per class).
+    pub fn prefix_meta(&self) -> Result<PrefixMeta, MapsError> {
+        self.read_meta()
     }
 
     /// Inserts or replaces the entry for `entry.prefix`, writing its
     /// counters as given (zero for [`BlockEntry::new`]).
     pub fn insert(&mut self, entry: &BlockEntry) -> Result<(), MapsError> {
         let (key, value) = entry.to_kv();
-        let res = match host_key(&key) {
-            Some(h) => self
+        if let Some(h) = host_key(&key) {
+            return self
                 .hosts
                 .insert(h, value, 0)
-                .map_err(|e| (&self.hosts_path, e)),
-            None => self
-                .trie
-                .insert(&aya_key(&key), value, 0)
-                .map_err(|e| (&self.path, e)),
+                .map_err(Self::op_err(&self.hosts_path, "insert"));
+        }
+        let lock = self.lock()?;
+        let mut meta = self.valid_meta()?;
+        let raw = key.raw();
+        // The trie first, then its filter slot and length: the kernel only
+        // finds the new entry once both are in, and never loses an old one.
+        let new = match self.trie.insert(&aya_key(&key), value, BPF_NOEXIST) {
+            Ok(()) => true,
+            Err(e) if is_exists(&e) => false,
+            Err(source) => {
+                return Err(MapsError::Op {
+                    path: self.path.clone(),
+                    op: "insert",
+                    source,
+                })
+            }
         };
-        res.map_err(|(path, source)| MapsError::Op {
-            path: path.clone(),
-            op: "insert",
-            source,
-        })
+        if new {
+            self.bump_filter(&raw, 1)?;
+            let before = meta;
+            count_key(&mut meta, &raw, 1);
+            update_lens(&mut meta);
+            if meta != before {
+                self.write_meta(&meta)?;
+            }
+        } else {
+            self.trie
+                .insert(&aya_key(&key), value, 0)
+                .map_err(Self::op_err(&self.path, "insert"))?;
+        }
+        drop(lock);
+        Ok(())
     }
 
     /// Removes the exact prefix; `Ok(false)` if it was not there.
     pub fn remove(&mut self, prefix: IpNet) -> Result<bool, MapsError> {
         let key = LpmKey::from_net(prefix);
-        let (path, res) = match host_key(&key) {
-            Some(h) => (&self.hosts_path, self.hosts.remove(&h)),
-            None => (&self.path, self.trie.remove(&aya_key(&key))),
-        };
-        match res {
-            Ok(()) => Ok(true),
-            Err(e) if is_not_found(&e) => Ok(false),
-            Err(source) => Err(MapsError::Op {
-                path: path.clone(),
-                op: "remove",
-                source,
-            }),
+        if let Some(h) = host_key(&key) {
+            return match self.hosts.remove(&h) {
+                Ok(()) => Ok(true),
+                Err(e) if is_not_found(&e) => Ok(false),
+                Err(source) => Err(MapsError::Op {
+                    path: self.hosts_path.clone(),
+                    op: "remove",
+                    source,
+                }),
+            };
         }
+        let lock = self.lock()?;
+        let mut meta = self.valid_meta()?;
+        // The trie first: its key leaves before its filter slot and length.
+        let removed = match self.trie.remove(&aya_key(&key)) {
+            Ok(()) => true,
+            Err(e) if is_not_found(&e) => false,
+            Err(source) => {
+                return Err(MapsError::Op {
+                    path: self.path.clone(),
+                    op: "remove",
+                    source,
+                })
+            }
+        };
+        if removed {
+            let raw = key.raw();
+            self.bump_filter(&raw, -1)?;
+            let before = meta;
+            count_key(&mut meta, &raw, -1);
+            update_lens(&mut meta);
+            if meta != before {
+                self.write_meta(&meta)?;
+            }
+        }
+        drop(lock);
+        Ok(removed)
     }
 
     /// Every entry with its counters (one syscall pair per entry).
@@ -615,7 +921,8 @@ impl AsFd for Events {
     }
 }
 
-// aya's Array, PerCpuArray and RingBuf do not implement Debug; the pin path
+// aya's Array, PerCpuArray and RingBuf do not implement Debug (nor does
+// Blocklist, which holds an Array); the pin path
 // is what identifies a handle anyway.
 macro_rules! debug_by_path {
     ($($t:ty),+) => {$(
@@ -626,4 +933,100 @@ macro_rules! debug_by_path {
         }
     )+};
 }
-debug_by_path!(ConfigMap, StatsMap, Ifaces, Events);
+debug_by_path!(Blocklist, ConfigMap, StatsMap, Ifaces, Events);
+
+#[cfg(test)]
+mod prefix_index_tests {
+    use super::*;
+
+    fn key(s: &str) -> RawLpmKey {
+        LpmKey::from_net(s.parse().unwrap()).raw()
+    }
+
+    #[test]
+    fn masking_clears_the_host_bits() {
+        let k = RawLpmKey {
+            prefixlen: 120,
+            addr: LpmKey::host("10.203.7.9".parse().unwrap()).addr(),
+        };
+        assert_eq!(masked_key(&k), key("10.203.7.0/24"));
+        assert_eq!(masked_key(&key("fd00:203::/32")), key("fd00:203::/32"));
+        let all = RawLpmKey {
+            prefixlen: 0,
+            addr: [0xff; 16],
+        };
+        assert_eq!(masked_key(&all).addr, [0; 16]);
+        let host = key("fd00::1/128");
+        assert_eq!(masked_key(&host), host);
+    }
+
+    #[test]
+    fn classes_follow_what_a_prefix_can_cover() {
+        assert_eq!(key_classes(&key("10.203.0.0/16")), [true, false]);
+        assert_eq!(key_classes(&key("0.0.0.0/0")), [true, false]);
+        assert_eq!(key_classes(&key("fd00:203::/32")), [false, true]);
+        assert_eq!(key_classes(&key("::/0")), [true, true]);
+        assert_eq!(key_classes(&key("::/1")), [true, true]);
+        assert_eq!(key_classes(&key("::ffff:0:0/95")), [true, true]);
+        assert_eq!(key_classes(&key("::ffff:0:0/96")), [true, false]);
+        assert_eq!(key_classes(&key("8000::/1")), [false, true]);
+        // ::fffe:0:0/96 and longer prefixes inside it are not IPv4.
+        assert_eq!(key_classes(&key("::fffe:0:0/100")), [false, true]);
+    }
+
+    #[test]
+    fn length_lists_are_longest_first_and_fall_back_to_the_trie() {
+        let mut m = PrefixMeta::default();
+        for p in ["10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "fd00::/64"] {
+            count_key(&mut m, &key(p), 1);
+        }
+        count_key(&mut m, &key("10.2.0.0/16"), 1);
+        update_lens(&mut m);
+        assert_eq!(m.n_lens, [3, 1]);
+        assert_eq!(&m.lens[CLASS_V4][..3], &[120, 112, 104]);
+        assert_eq!(m.lens[CLASS_V6][0], 64);
+        // Up to PROBED_PREFIX_LENS lengths are probed, one more is the trie.
+        let extra: Vec<String> = (0..PROBED_PREFIX_LENS - 3)
+            .map(|i| format!("10.0.0.0/{}", 9 + i))
+            .collect();
+        for p in &extra {
+            count_key(&mut m, &key(p), 1);
+        }
+        update_lens(&mut m);
+        assert_eq!(usize::from(m.n_lens[CLASS_V4]), PROBED_PREFIX_LENS);
+        assert_eq!(&m.lens[CLASS_V4][..3], &[120, 112, 104 + extra.len() as u8]);
+        count_key(&mut m, &key("10.0.0.0/25"), 1);
+        update_lens(&mut m);
+        assert_eq!(m.n_lens[CLASS_V4], PREFIX_LENS_TRIE);
+        count_key(&mut m, &key("10.0.0.0/25"), -1);
+        count_key(&mut m, &key(&extra[0]), -1);
+        count_key(&mut m, &key("10.1.0.0/16"), -1);
+        update_lens(&mut m);
+        assert_eq!(
+            usize::from(m.n_lens[CLASS_V4]),
+            PROBED_PREFIX_LENS - 1,
+            "10.2.0.0/16 still uses /16"
+        );
+        assert_eq!(&m.lens[CLASS_V4][..2], &[120, 112]);
+    }
+
+    #[test]
+    fn filter_slots_are_the_kernels_hash_of_the_masked_key() {
+        let a = key("10.203.7.0/24");
+        let mut b = a;
+        b.addr[15] = 9; // host bits are ignored
+        assert_eq!(filter_slot(&a), filter_slot(&b));
+        assert_ne!(filter_slot(&a), filter_slot(&key("10.203.7.0/25")));
+        assert!(filter_slot(&a) < 1 << crate::abi::PREFIX_FILTER_BITS);
+        // Spread: 10,000 consecutive /24s land in nearly as many slots.
+        let slots: std::collections::HashSet<u32> = (0..10_000u32)
+            .map(|i| {
+                filter_slot(&key(&format!(
+                    "{}/24",
+                    std::net::Ipv4Addr::from(0x0A00_0000 + (i << 8))
+                )))
+            })
+            .collect();
+        assert!(slots.len() > 9_950, "{}", slots.len());
+    }
+}

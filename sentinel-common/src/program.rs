@@ -14,7 +14,7 @@ use aya::{Ebpf, EbpfError, EbpfLoader};
 
 use crate::abi::{
     self, map_names, AllowValue, BlockValue, ConfigValue, FlowKey, FlowValue, HostKey, IfaceValue,
-    RawLpmKey, Stats, PROGRAM_NAME,
+    PrefixFilter, PrefixMeta, RawLpmKey, Stats, PROGRAM_NAME,
 };
 use crate::maps::pin_path;
 use crate::XDP_OBJECT;
@@ -87,6 +87,13 @@ pub enum DataplaneError {
         #[source]
         source: aya::maps::MapError,
     },
+    /// BLOCKFILTER/BLOCKMETA could not be brought in line with BLOCKLIST.
+    #[error("indexing the blocklist: {source}")]
+    Index {
+        /// The map error (boxed: it is large).
+        #[source]
+        source: Box<crate::maps::MapsError>,
+    },
     /// The object has no XDP program named [`PROGRAM_NAME`].
     #[error("the embedded object has no XDP program {PROGRAM_NAME}")]
     MissingProgram,
@@ -102,6 +109,8 @@ fn expected_shape(name: &str) -> (MapType, usize, usize) {
             size_of::<AllowValue>(),
         ),
         map_names::BLOCKHOSTS => (MapType::Hash, size_of::<HostKey>(), size_of::<BlockValue>()),
+        map_names::BLOCKFILTER => (MapType::Array, 4, size_of::<PrefixFilter>()),
+        map_names::BLOCKMETA => (MapType::Array, 4, size_of::<PrefixMeta>()),
         map_names::BLOCKLIST => (
             MapType::LpmTrie,
             size_of::<RawLpmKey>(),
@@ -186,6 +195,14 @@ impl Dataplane {
             op: "load",
             source: Box::new(source),
         })?;
+        // Reused pins of an older build have no valid prefix index: build
+        // it now rather than at the first ban (the program walks the trie
+        // until then). Cheap for new maps (an empty trie).
+        crate::maps::Blocklist::open(pin_dir)
+            .and_then(|mut b| b.ensure_index())
+            .map_err(|source| DataplaneError::Index {
+                source: Box::new(source),
+            })?;
         Ok(Self { ebpf })
     }
 

@@ -24,7 +24,7 @@
 #include <linux/types.h>
 
 /* Bumped whenever a struct below changes size or meaning. */
-#define ARGUS_ABI_VERSION 1
+#define ARGUS_ABI_VERSION 2
 
 /* ------------------------------------------------------------------------
  * Limits
@@ -72,6 +72,87 @@
 struct argus_lpm_key {
 	__u32 prefixlen;
 	__u8 addr[16];
+};
+
+/* ------------------------------------------------------------------------
+ * BLOCKFILTER (BPF_MAP_TYPE_ARRAY) and BLOCKMETA (BPF_MAP_TYPE_ARRAY,
+ * 1 entry): a counting filter in front of the BLOCKLIST trie.
+ *
+ * A miss in an LPM trie walks it towards a leaf (~log2 of its entries),
+ * which is what every passed packet pays. BLOCKMETA lists the prefix
+ * lengths in use, per address class, longest first; BLOCKFILTER counts the
+ * trie's keys (address masked to its length) per hash slot
+ * (argus_prefix_hash below). When a class uses at most
+ * ARGUS_PREFIX_LENS_MAX lengths, the program masks the address to each of
+ * them and tests its slot (an inlined array load, no hash-table lookup);
+ * only when a slot is non-zero does it walk the trie, which holds the
+ * values and counters and returns the longest match. A miss so costs a few
+ * instructions per length in use, whatever the number of prefixes, plus a
+ * trie walk on the rare slot collision. With more lengths in a class
+ * (ARGUS_PREFIX_LENS_TRIE), or while BLOCKMETA is not marked valid (new or
+ * legacy maps), the program walks the trie directly, as before.
+ *
+ * Classes: an IPv4 address (::ffff:a.b.c.d) can be covered by IPv4
+ * prefixes and by short IPv6 prefixes that contain ::ffff:0:0/96 (::/0);
+ * any other address only by entries outside ::ffff:0:0/96.
+ *
+ * Userspace (sentinel-common's maps::Blocklist) keeps filter and lengths a
+ * superset of the trie under a lock on the pin directory: a slot or a
+ * length is only decremented when its key leaves the trie. Counters
+ * saturate at 255 and then stay (a stale slot only costs a trie walk).
+ * ------------------------------------------------------------------------ */
+
+/* Most prefix lengths probed one by one per address class. */
+#define ARGUS_PREFIX_LENS_MAX 8
+/* n_lens value: too many lengths in this class, walk the trie. */
+#define ARGUS_PREFIX_LENS_TRIE 0xFF
+/* Address classes (index of n_lens, lens and counts). */
+#define ARGUS_CLASS_V4 0
+#define ARGUS_CLASS_V6 1
+/* Slots of argus_prefix_meta.counts[class]: prefix lengths 0..128, padded. */
+#define ARGUS_PREFIX_COUNT_SLOTS 130
+/* BLOCKMETA flags: the filter and the length lists describe BLOCKLIST; a
+ * rebuild of them was started (and maybe not finished). */
+#define ARGUS_PREFIX_META_F_VALID (1U << 0)
+#define ARGUS_PREFIX_META_F_REBUILDING (1U << 1)
+/* BLOCKFILTER holds 2^ARGUS_PREFIX_FILTER_BITS one-byte counters, eight per
+ * array element (2 MiB). */
+#define ARGUS_PREFIX_FILTER_BITS 21
+#define ARGUS_PREFIX_FILTER_ENTRIES (1U << (ARGUS_PREFIX_FILTER_BITS - 3))
+/* Multipliers of argus_prefix_hash. */
+#define ARGUS_PREFIX_HASH_K1 0x9E3779B97F4A7C15ULL
+#define ARGUS_PREFIX_HASH_K2 0xD6E8FEB86659FD93ULL
+
+/* Filter slot (0 .. 2^ARGUS_PREFIX_FILTER_BITS - 1) of a masked key given
+ * as its address in two big-endian halves (hi = bytes 0..7) and its
+ * length. Userspace computes the same function (maps::filter_slot). */
+static inline __u32 argus_prefix_hash(__u64 hi, __u64 lo, __u32 len)
+{
+	__u64 h = (hi * ARGUS_PREFIX_HASH_K1) ^ lo ^ ((__u64)len << 56);
+
+	h *= ARGUS_PREFIX_HASH_K2;
+	h ^= h >> 29;
+	h *= ARGUS_PREFIX_HASH_K1;
+	return (__u32)(h >> (64 - ARGUS_PREFIX_FILTER_BITS));
+}
+
+struct argus_prefix_meta {
+	/* ARGUS_PREFIX_META_F_*. */
+	__u32 flags;
+	/* Lengths in lens[class], or ARGUS_PREFIX_LENS_TRIE. */
+	__u8 n_lens[2];
+	__u8 pad[2];
+	/* Prefix lengths (0..128, in the 128-bit key space) in use, longest
+	 * first; the first n_lens[class] are valid. */
+	__u8 lens[2][ARGUS_PREFIX_LENS_MAX];
+	/* BLOCKLIST entries per class and prefix length (userspace
+	 * bookkeeping; the program does not read it). */
+	__u32 counts[2][ARGUS_PREFIX_COUNT_SLOTS];
+};
+
+/* BLOCKFILTER value: counters of slots 8 * index .. 8 * index + 7. */
+struct argus_prefix_filter {
+	__u8 count[8];
 };
 
 /* Key of BLOCKHOSTS: one address, same encoding as argus_lpm_key.addr. */
@@ -351,6 +432,11 @@ struct argus_sample_event {
 ARGUS_ASSERT_SIZE(argus_lpm_key, 20);
 ARGUS_ASSERT_OFF(argus_lpm_key, addr, 4);
 ARGUS_ASSERT_SIZE(argus_host_key, 16);
+ARGUS_ASSERT_SIZE(argus_prefix_meta, 1064);
+ARGUS_ASSERT_OFF(argus_prefix_meta, n_lens, 4);
+ARGUS_ASSERT_OFF(argus_prefix_meta, lens, 8);
+ARGUS_ASSERT_OFF(argus_prefix_meta, counts, 24);
+ARGUS_ASSERT_SIZE(argus_prefix_filter, 8);
 ARGUS_ASSERT_SIZE(argus_block_value, 40);
 ARGUS_ASSERT_OFF(argus_block_value, bytes, 8);
 ARGUS_ASSERT_OFF(argus_block_value, would_drop, 16);

@@ -48,6 +48,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } BLOCKLIST SEC(".maps");
 
+/* Counting filter of the BLOCKLIST keys (argus_shared.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct argus_prefix_filter);
+	__uint(max_entries, ARGUS_PREFIX_FILTER_ENTRIES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} BLOCKFILTER SEC(".maps");
+
+/* One struct argus_prefix_meta at index 0: BLOCKLIST's prefix lengths. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct argus_prefix_meta);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} BLOCKMETA SEC(".maps");
+
 /* One struct argus_config at index 0. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

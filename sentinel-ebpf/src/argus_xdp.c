@@ -69,6 +69,50 @@ static __always_inline void argus_atomic_max_u32(__u32 *p, __u32 v)
 	}
 }
 
+/* 0 if no BLOCKLIST prefix covers addr, 1 if one may (the trie then has
+ * the answer). Tests the BLOCKFILTER slot of addr masked to each prefix
+ * length in use in addr's class, longest first (see BLOCKFILTER in
+ * argus_shared.h); answers 1 without testing when BLOCKMETA cannot tell. */
+static __always_inline int argus_prefix_may_match(const union argus_addr *addr)
+{
+	struct argus_prefix_filter *f;
+	struct argus_prefix_meta *m;
+	__u64 hi, lo, mhi, mlo;
+	__u32 zero = 0, cls, n, i, len, slot, idx;
+
+	m = bpf_map_lookup_elem(&BLOCKMETA, &zero);
+	if (!m || !(m->flags & ARGUS_PREFIX_META_F_VALID))
+		return 1;
+	cls = (addr->w64[0] == 0 && addr->w32[2] == bpf_htonl(0xFFFF))
+		      ? ARGUS_CLASS_V4
+		      : ARGUS_CLASS_V6;
+	n = m->n_lens[cls];
+	if (n == 0)
+		return 0;
+	if (n > ARGUS_PREFIX_LENS_MAX)
+		return 1;
+	hi = __builtin_bswap64(addr->w64[0]);
+	lo = __builtin_bswap64(addr->w64[1]);
+	for (i = 0; i < ARGUS_PREFIX_LENS_MAX && i < n; i++) {
+		len = m->lens[cls][i];
+		if (len > ARGUS_LPM_MAX_PREFIXLEN)
+			return 1;
+		if (len >= 64) {
+			mhi = hi;
+			mlo = len == 64 ? 0 : lo & (~0ULL << (128 - len));
+		} else {
+			mhi = len == 0 ? 0 : hi & (~0ULL << (64 - len));
+			mlo = 0;
+		}
+		slot = argus_prefix_hash(mhi, mlo, len);
+		idx = slot >> 3;
+		f = bpf_map_lookup_elem(&BLOCKFILTER, &idx);
+		if (!f || f->count[slot & 7])
+			return 1;
+	}
+	return 0;
+}
+
 /* Looks the checked address up: ALLOWLIST first, then BLOCKHOSTS and
  * BLOCKLIST. Updates entry counters and the allowlisted/would_drop
  * statistics. Entry "last hit" times use the coarse clock: the precise one
@@ -94,9 +138,11 @@ static __always_inline int argus_policy(const union argus_addr *addr,
 		return ARGUS_VERDICT_PASS;
 	}
 
-	/* Host bans first: O(1) whatever their number (argus_shared.h). */
+	/* Host bans first: O(1) whatever their number (argus_shared.h).
+	 * Then the prefixes: the trie walk only when the index says a prefix
+	 * covers addr, so a miss stays O(lengths in use), not O(log n). */
 	block = bpf_map_lookup_elem(&BLOCKHOSTS, key.addr);
-	if (!block)
+	if (!block && argus_prefix_may_match(addr))
 		block = bpf_map_lookup_elem(&BLOCKLIST, &key);
 	if (!block)
 		return ARGUS_VERDICT_PASS;
