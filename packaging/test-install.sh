@@ -28,15 +28,17 @@ check() {
 }
 mode_owner() { stat -c '%a %U:%G' "$1" 2>/dev/null; }
 
-had_user=0 had_admin=0
+had_user=0 had_admin=0 had_read=0
 getent passwd argus >/dev/null && had_user=1
 getent group argus-admin >/dev/null && had_admin=1
+getent group argus-read >/dev/null && had_read=1
 
 cleanup() {
     dpkg --purge argus >/dev/null 2>&1 || true
     if [ $had_user = 0 ] && getent passwd argus >/dev/null; then userdel argus 2>/dev/null || true; fi
     if [ $had_user = 0 ] && getent group argus >/dev/null; then groupdel argus 2>/dev/null || true; fi
     if [ $had_admin = 0 ] && getent group argus-admin >/dev/null; then groupdel argus-admin 2>/dev/null || true; fi
+    if [ $had_read = 0 ] && getent group argus-read >/dev/null; then groupdel argus-read 2>/dev/null || true; fi
 }
 trap cleanup EXIT
 
@@ -46,7 +48,8 @@ check "dpkg reports argus installed" bash -c "dpkg-query -W -f='\${Status}' argu
 check "user argus exists (system user, no login shell)" bash -c "getent passwd argus | grep -Eq ':(/usr)?/sbin/nologin$'"
 check "group argus exists" getent group argus
 check "group argus-admin exists" getent group argus-admin
-check "/run/argus is 1770 root:argus" test "$(mode_owner /run/argus)" = "1770 root:argus"
+check "group argus-read exists" getent group argus-read
+check "/run/argus is 1771 root:argus" test "$(mode_owner /run/argus)" = "1771 root:argus"
 check "/var/lib/argus is 1770 root:argus" test "$(mode_owner /var/lib/argus)" = "1770 root:argus"
 check "/etc/argus/aegis.yaml is 640 root:argus" test "$(mode_owner /etc/argus/aegis.yaml)" = "640 root:argus"
 check "argus.target enabled (multi-user.target.wants)" test -L /etc/systemd/system/multi-user.target.wants/argus.target

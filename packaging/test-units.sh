@@ -14,8 +14,8 @@
 # Then it removes the drop-ins and starts argus.target with the real binaries, the WAN being one end of a
 # veth pair inside the container, and reports each unit's state (a unit in "failed" state fails the test).
 # When all three run, it checks the sockets, the pins, XDP on the WAN, the metrics endpoints, and argusctl
-# through the package's groups: root and members of argus may read, argus-admin may change the mode, anyone
-# else is refused.
+# through the package's groups: root and members of argus-read may read, argus-admin may change the mode,
+# anyone else is refused; neither operator group may connect to the verdict socket.
 #
 #   sudo packaging/test-units.sh target/debian/argus_0.1.0-1_amd64.deb
 #
@@ -177,7 +177,8 @@ for s in enforcer kronos sentinel; do
 done
 
 # With all three running: the sockets, the pins, XDP on the WAN, and argusctl through the group
-# permissions the package sets up (argus: read-only; argus-admin: changes; anyone else: nothing).
+# permissions the package sets up (argus-read: read-only; argus-admin: changes; anyone else: nothing; only
+# the services' group argus reaches the verdict socket).
 if [ "$(in_ct systemctl show -P ActiveState argus-enforcer.service argus-kronos.service argus-sentinel.service | grep . | sort -u)" = active ]; then
     for _ in $(seq 1 20); do
         in_ct test -S /run/argus/control.sock -a -S /run/argus/verdict.sock -a -S /run/argus/sentinel.sock &&
@@ -189,7 +190,7 @@ if [ "$(in_ct systemctl show -P ActiveState argus-enforcer.service argus-kronos.
     done
     if in_ct test -e /sys/fs/bpf/argus/BLOCKLIST; then ok "maps pinned under /sys/fs/bpf/argus"; else fail "maps pinned under /sys/fs/bpf/argus"; fi
     if in_ct ip -d link show wan0 | grep -Eq 'xdp|prog/xdp'; then ok "XDP program attached to the WAN interface"; else fail "XDP program attached to the WAN interface"; fi
-    in_ct sh -c 'useradd -M -G argus ops-read && useradd -M -G argus,argus-admin ops-admin && useradd -M nobody-else' 2>/dev/null || true
+    in_ct sh -c 'useradd -M -G argus-read ops-read && useradd -M -G argus-admin ops-admin && useradd -M nobody-else' 2>/dev/null || true
     argusctl_as() { in_ct runuser -u "$1" -- /usr/bin/argusctl "${@:2}" >/dev/null 2>&1; echo $?; }
     rc="$(argusctl_as root status)"
     if [ "$rc" = 0 ]; then ok "argusctl status as root"; else fail "argusctl status as root (exit $rc)"; fi
@@ -200,11 +201,19 @@ if [ "$(in_ct systemctl show -P ActiveState argus-enforcer.service argus-kronos.
         fail "kronos loaded the CNN with the packaged ONNX Runtime (inside its sandbox)"
     fi
     rc="$(argusctl_as ops-read status)"
-    if [ "$rc" = 0 ]; then ok "argusctl status as a member of argus"; else fail "argusctl status as a member of argus (exit $rc)"; fi
+    if [ "$rc" = 0 ]; then ok "argusctl status as a member of argus-read"; else fail "argusctl status as a member of argus-read (exit $rc)"; fi
     rc="$(argusctl_as ops-read mode dry-run)"
-    if [ "$rc" = 3 ]; then ok "argusctl mode dry-run refused for a member of argus only (exit 3)"; else fail "argusctl mode dry-run refused for a member of argus only (exit $rc, expected 3)"; fi
+    if [ "$rc" = 3 ]; then ok "argusctl mode dry-run refused for a member of argus-read (exit 3)"; else fail "argusctl mode dry-run refused for a member of argus-read (exit $rc, expected 3)"; fi
     rc="$(argusctl_as ops-admin mode dry-run)"
     if [ "$rc" = 0 ]; then ok "argusctl mode dry-run allowed for a member of argus-admin"; else fail "argusctl mode dry-run allowed for a member of argus-admin (exit $rc)"; fi
+    for u in ops-read ops-admin; do
+        # Connecting to a Unix socket needs write permission on it.
+        if in_ct runuser -u "$u" -- test -w /run/argus/verdict.sock; then
+            fail "$u cannot connect to the verdict socket"
+        else
+            ok "$u cannot connect to the verdict socket"
+        fi
+    done
     rc="$(argusctl_as nobody-else status)"
     if [ "$rc" != 0 ]; then ok "argusctl status refused for a user in neither group (exit $rc)"; else fail "argusctl status refused for a user in neither group"; fi
     # Each service serves Prometheus metrics on loopback from inside its sandbox (the image has no curl:

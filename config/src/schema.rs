@@ -431,7 +431,8 @@ pub struct Enforcer {
     pub reconcile_interval_secs: u64,
     /// Group whose members may change bans with argusctl (root always may).
     pub admin_group: String,
-    /// Group whose members may run read-only argusctl commands.
+    /// Group whose members may run read-only argusctl commands. It must not be `sockets.group`:
+    /// members of that group reach the verdict socket (they could send bans) and the state directory.
     pub read_group: Option<String>,
     /// After `argusctl unblock`, the same source is not banned again on the same kind of evidence for
     /// this long.
@@ -454,7 +455,7 @@ impl Default for Enforcer {
             ban_spoofable_evidence: false,
             reconcile_interval_secs: 60,
             admin_group: "argus-admin".into(),
-            read_group: Some("argus".into()),
+            read_group: Some("argus-read".into()),
             unblock_grace_secs: 24 * 3600,
         }
     }

@@ -229,6 +229,17 @@ pub(crate) fn check(cfg: &Config) -> Vec<Problem> {
     if e.admin_group.is_empty() {
         v.problem("enforcer.admin_group", "must name a group");
     }
+    if let (Some(read), Some(sockets)) = (&e.read_group, &cfg.sockets.group) {
+        if read == sockets {
+            v.problem(
+                "enforcer.read_group",
+                format!(
+                    "{read:?} is also sockets.group, whose members can send verdicts (bans) to the \
+                     enforcer; name a group for read-only argusctl users only (e.g. argus-read)"
+                ),
+            );
+        }
+    }
     v.finish()
 }
 

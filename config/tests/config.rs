@@ -217,3 +217,22 @@ fn relative_model_paths_resolve_under_models_dir() {
         std::path::Path::new("/opt/m.onnx")
     );
 }
+
+#[test]
+fn the_read_group_must_not_be_the_socket_group() {
+    let p = problems("sockets:\n  group: argus\nenforcer:\n  read_group: argus\n");
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("enforcer.read_group:") && p.contains("verdicts")),
+        "{p:?}"
+    );
+    // Separate groups, or no socket group at all, are fine.
+    for ok in [
+        "enforcer:\n  read_group: ops\n",
+        "sockets:\n  group: null\nenforcer:\n  read_group: argus\n",
+    ] {
+        Config::from_yaml(ok, "test.yaml").unwrap();
+    }
+    let defaults = Config::default();
+    assert_ne!(defaults.enforcer.read_group, defaults.sockets.group);
+}

@@ -194,11 +194,26 @@ fn socket_path(cli: &Cli) -> Result<PathBuf, ConfigError> {
     let cfg = match &cli.config {
         Some(p) => Config::load(p)?,
         None if Path::new(DEFAULT_CONFIG_PATH).exists() => {
-            Config::load(Path::new(DEFAULT_CONFIG_PATH))?
+            unless_unreadable(Config::load(Path::new(DEFAULT_CONFIG_PATH)))?
         }
         None => Config::default(),
     };
     Ok(cfg.paths.control_socket)
+}
+
+/// The default configuration file as loaded, or the built-in defaults if the caller may not read it:
+/// the package keeps it to the services' group (it names the management hosts and the allowlist),
+/// which read-only users (`enforcer.read_group`) and admins are not in, and its socket path is
+/// seldom changed. An explicit `--config` is never replaced.
+fn unless_unreadable(loaded: Result<Config, ConfigError>) -> Result<Config, ConfigError> {
+    match loaded {
+        Err(ConfigError::Read { source, .. })
+            if source.kind() == io::ErrorKind::PermissionDenied =>
+        {
+            Ok(Config::default())
+        }
+        other => other,
+    }
 }
 
 /// Sends one request and reads the answer; failures come with their exit code.
@@ -308,6 +323,20 @@ mod tests {
             assert_eq!(out.exit, Exit::Ok);
             assert!(out.stdout.contains("unblock"), "{shell}: {}", out.stdout);
         }
+    }
+
+    #[test]
+    fn an_unreadable_default_config_means_the_default_socket() {
+        let denied = ConfigError::Read {
+            path: DEFAULT_CONFIG_PATH.into(),
+            source: io::Error::from(io::ErrorKind::PermissionDenied),
+        };
+        assert_eq!(unless_unreadable(Err(denied)).unwrap(), Config::default());
+        let broken = Config::from_yaml("enforcer: [\n", DEFAULT_CONFIG_PATH);
+        assert!(
+            unless_unreadable(broken).is_err(),
+            "a bad file is still an error"
+        );
     }
 
     #[tokio::test]
