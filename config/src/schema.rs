@@ -437,6 +437,11 @@ pub struct Enforcer {
     /// After `argusctl unblock`, the same source is not banned again on the same kind of evidence for
     /// this long.
     pub unblock_grace_secs: u64,
+    /// Audit-log rows older than this many days are deleted (0: kept however old).
+    pub audit_retention_days: u32,
+    /// At most this many audit-log rows are kept, the oldest deleted first (0: no limit). Bounds the
+    /// database when verdicts arrive faster than the retention period removes them.
+    pub audit_max_rows: u32,
 }
 
 impl Default for Enforcer {
@@ -457,6 +462,8 @@ impl Default for Enforcer {
             admin_group: "argus-admin".into(),
             read_group: Some("argus-read".into()),
             unblock_grace_secs: 24 * 3600,
+            audit_retention_days: 90,
+            audit_max_rows: 500_000,
         }
     }
 }

@@ -240,6 +240,12 @@ pub(crate) fn check(cfg: &Config) -> Vec<Problem> {
             );
         }
     }
+    v.range(
+        "enforcer.audit_retention_days",
+        e.audit_retention_days,
+        0,
+        36_500,
+    );
     v.finish()
 }
 

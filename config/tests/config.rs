@@ -236,3 +236,20 @@ fn the_read_group_must_not_be_the_socket_group() {
     let defaults = Config::default();
     assert_ne!(defaults.enforcer.read_group, defaults.sockets.group);
 }
+
+#[test]
+fn audit_retention_is_bounded_by_default_and_checked() {
+    let e = Config::default().enforcer;
+    assert_eq!((e.audit_retention_days, e.audit_max_rows), (90, 500_000));
+    Config::from_yaml(
+        "enforcer:\n  audit_retention_days: 0\n  audit_max_rows: 0\n",
+        "test.yaml",
+    )
+    .unwrap();
+    let p = problems("enforcer:\n  audit_retention_days: 100000\n");
+    assert!(
+        p.iter()
+            .any(|p| p.starts_with("enforcer.audit_retention_days:")),
+        "{p:?}"
+    );
+}

@@ -33,6 +33,12 @@ pub use verdict::{Suppression, VerdictOutcome};
 const META_FIRST_START: &str = "first_start_ns";
 /// `meta` key of the number of bans evicted because the blocklist was full.
 const META_EVICTED: &str = "bans_evicted";
+/// How often the audit log is pruned to its retention bounds when nothing is left over.
+const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// Audit rows deleted per tick at most: a few milliseconds of the writer thread, so verdicts and
+/// argusctl never wait long behind pruning; a backlog (first start after an upgrade, a lowered bound)
+/// goes at this rate per second.
+const AUDIT_PRUNE_BATCH: usize = 5_000;
 
 /// What the engine takes from aegis.yaml.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +55,10 @@ pub struct Settings {
     pub reconcile_interval: Duration,
     /// Most ALLOWLIST entries.
     pub allowlist_max_entries: usize,
+    /// Audit rows older than this are deleted (`None`: kept however old).
+    pub audit_retention: Option<Duration>,
+    /// At most this many audit rows are kept (`None`: no limit).
+    pub audit_max_rows: Option<u64>,
 }
 
 impl Settings {
@@ -61,6 +71,11 @@ impl Settings {
             anti_lockout: cfg.anti_lockout.clone(),
             reconcile_interval: Duration::from_secs(cfg.enforcer.reconcile_interval_secs),
             allowlist_max_entries: cfg.enforcer.allowlist_max_entries as usize,
+            audit_retention: (cfg.enforcer.audit_retention_days > 0).then(|| {
+                Duration::from_secs(u64::from(cfg.enforcer.audit_retention_days) * 86_400)
+            }),
+            audit_max_rows: (cfg.enforcer.audit_max_rows > 0)
+                .then_some(u64::from(cfg.enforcer.audit_max_rows)),
         }
     }
 }
@@ -95,6 +110,8 @@ pub struct Engine {
     kernel_problem: Option<String>,
     last_reconcile: Option<UnixTimeNs>,
     last_system_read: Option<UnixTimeNs>,
+    /// When the audit log was last pruned; `None` also while rows beyond its bounds are left over.
+    last_audit_prune: Option<UnixTimeNs>,
     kronos: Option<KronosStatus>,
     metrics: EnforcerMetrics,
 }
@@ -136,6 +153,7 @@ impl Engine {
             kernel_problem: Some("not reconciled yet".into()),
             last_reconcile: None,
             last_system_read: None,
+            last_audit_prune: None,
             kronos: None,
             metrics: EnforcerMetrics::new(),
         };
@@ -203,6 +221,12 @@ impl Engine {
         self.apply_mode(now)?;
         self.expire(now)?;
         self.promote_simulated(now, &Actor::Enforcer.to_string())?;
+        if self
+            .last_audit_prune
+            .is_none_or(|t| now.saturating_since(t) >= AUDIT_PRUNE_INTERVAL)
+        {
+            self.prune_audit(now)?;
+        }
         // Anti-lockout must hold whether or not the kernel maps exist yet.
         if self
             .last_system_read
@@ -332,6 +356,30 @@ impl Engine {
             }
         }
         Ok((report, kept))
+    }
+
+    /// Deletes one batch of audit rows beyond the configured retention; a full batch leaves the rest
+    /// for the next tick.
+    fn prune_audit(&mut self, now: UnixTimeNs) -> Result<(), StoreError> {
+        let older_than = self.settings.audit_retention.map(|r| now.saturating_sub(r));
+        let max_rows = self.settings.audit_max_rows;
+        if older_than.is_none() && max_rows.is_none() {
+            self.last_audit_prune = Some(now);
+            return Ok(());
+        }
+        let deleted = self
+            .store
+            .write(|w| w.prune_audit(older_than, max_rows, AUDIT_PRUNE_BATCH))?;
+        if deleted > 0 {
+            tracing::info!(
+                deleted,
+                retention_days = self.settings.audit_retention.map(|r| r.as_secs() / 86_400),
+                max_rows,
+                "audit log pruned"
+            );
+        }
+        self.last_audit_prune = (deleted < AUDIT_PRUNE_BATCH).then_some(now);
+        Ok(())
     }
 
     /// Reads the system's own addresses, gateways and DNS servers again and rebuilds the protected

@@ -736,6 +736,78 @@ fn every_reason_reads_back_from_the_kernel_after_reconcile() {
     );
 }
 
+fn audit_rows(h: &Harness) -> usize {
+    h.engine.store().read().audit(1 << 20).unwrap().len()
+}
+
+#[test]
+fn the_audit_log_is_pruned_to_its_retention_period() {
+    let mut cfg = config(argus_config::Mode::Enforce);
+    cfg.enforcer.audit_retention_days = 2;
+    let mut h = Harness::with(&cfg);
+    let nobody = Actor::Ctl {
+        uid: 4_000_000,
+        user: None,
+    };
+    h.engine.audit_denied(&nobody, "old").unwrap();
+    h.advance(DAY);
+    h.engine.audit_denied(&nobody, "recent").unwrap();
+    let before = audit_rows(&h);
+    // A day and a half after the start the first rows are not two days old yet.
+    h.advance(12 * HOUR);
+    assert_eq!(audit_rows(&h), before);
+    // Past two days since the start: what was written then goes, the rest stays.
+    h.advance(13 * HOUR);
+    let details: Vec<String> = h
+        .engine
+        .store()
+        .read()
+        .audit(100)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.detail)
+        .collect();
+    assert!(
+        details.contains(&"refused: recent".to_string()),
+        "{details:?}"
+    );
+    assert!(
+        !details.contains(&"refused: old".to_string()),
+        "{details:?}"
+    );
+}
+
+#[test]
+fn the_audit_log_is_capped_in_batches_that_keep_the_newest_rows() {
+    let mut cfg = config(argus_config::Mode::Enforce);
+    cfg.enforcer.audit_retention_days = 0;
+    cfg.enforcer.audit_max_rows = 10;
+    let mut h = Harness::with(&cfg);
+    let nobody = Actor::Ctl {
+        uid: 4_000_000,
+        user: None,
+    };
+    let n = super::AUDIT_PRUNE_BATCH + 20;
+    for i in 0..n {
+        h.engine
+            .audit_denied(&nobody, &format!("request {i}"))
+            .unwrap();
+    }
+    // The hourly prune is due: one full batch goes, and a full batch brings it back at the next tick.
+    h.advance(HOUR);
+    assert!(audit_rows(&h) > 10);
+    h.engine.tick().unwrap();
+    assert_eq!(audit_rows(&h), 10);
+    let newest = &h.engine.store().read().audit(1).unwrap()[0];
+    assert_eq!(newest.detail, format!("refused: request {}", n - 1));
+    // Below the cap, nothing more happens until the next hour.
+    h.engine.audit_denied(&nobody, "one more").unwrap();
+    h.engine.tick().unwrap();
+    assert_eq!(audit_rows(&h), 11);
+    h.advance(HOUR);
+    assert_eq!(audit_rows(&h), 10);
+}
+
 #[test]
 fn dry_run_report_lists_what_would_have_been_blocked_and_who_is_allowed_now() {
     let mut h = Harness::with(&config(argus_config::Mode::Auto));

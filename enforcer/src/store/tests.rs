@@ -216,3 +216,54 @@ fn covering_lookups_and_counters() {
     let counts = s.read().live_counts().unwrap();
     assert_eq!((counts.active, counts.simulated), (1, 1));
 }
+
+fn audit_row(at: u64, n: usize) -> AuditRow {
+    AuditRow {
+        at: UnixTimeNs(at),
+        actor: "test".into(),
+        action: AuditAction::Watch,
+        prefix: None,
+        detail: format!("row {n}"),
+    }
+}
+
+/// The details of the audit rows left, oldest first.
+fn audit_left(s: &Store) -> Vec<String> {
+    let mut rows: Vec<String> = s
+        .read()
+        .audit(usize::MAX >> 1)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.detail)
+        .collect();
+    rows.reverse();
+    rows
+}
+
+#[test]
+fn audit_pruning_keeps_the_newest_rows_within_age_and_count_in_batches() {
+    let mut s = Store::open_in_memory().unwrap();
+    // Ten rows at times 10, 20, … 100.
+    s.write(|w| (0..10).try_for_each(|n| w.audit(&audit_row(10 * (n as u64 + 1), n))))
+        .unwrap();
+    let prune = |s: &mut Store, older: Option<u64>, max: Option<u64>, batch| {
+        s.write(|w| w.prune_audit(older.map(UnixTimeNs), max, batch))
+            .unwrap()
+    };
+    assert_eq!(prune(&mut s, None, None, 100), 0, "no bound, nothing goes");
+    // Older than 35: rows at 10, 20, 30 — two per batch.
+    assert_eq!(prune(&mut s, Some(35), None, 2), 2);
+    assert_eq!(prune(&mut s, Some(35), None, 2), 1);
+    assert_eq!(audit_left(&s).first().unwrap(), "row 3");
+    // At most 4 rows: the oldest three of the remaining seven go.
+    assert_eq!(prune(&mut s, None, Some(4), 100), 3);
+    assert_eq!(audit_left(&s), ["row 6", "row 7", "row 8", "row 9"]);
+    // Either bound deletes: age takes row 6, the cap of 2 takes row 7 as well.
+    assert_eq!(prune(&mut s, Some(75), Some(2), 100), 2);
+    assert_eq!(audit_left(&s), ["row 8", "row 9"]);
+    assert_eq!(
+        prune(&mut s, None, Some(0), 100),
+        2,
+        "a cap of 0 keeps none"
+    );
+}

@@ -187,6 +187,32 @@ impl<'a> Writer<'a> {
         .map(drop)
     }
 
+    /// Deletes up to `batch` of the oldest audit rows that are older than `older_than` (if given) or
+    /// beyond the newest `max_rows` (if given); returns how many went. Batched so one call never holds
+    /// the write lock for long: the caller comes back while a full batch was deleted.
+    pub fn prune_audit(
+        &self,
+        older_than: Option<UnixTimeNs>,
+        max_rows: Option<u64>,
+        batch: usize,
+    ) -> Result<usize, StoreError> {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        // Rows are appended in id order, so "oldest" is "lowest id" (also when the clock was set back).
+        // The newest row beyond the cap is found through the primary key, without a count.
+        self.exec(
+            "prune audit log",
+            "DELETE FROM audit WHERE id IN (SELECT id FROM audit \
+             WHERE (?1 IS NOT NULL AND at < ?1) \
+                OR (?2 IS NOT NULL AND id <= (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?2)) \
+             ORDER BY id LIMIT ?3)",
+            params![
+                older_than.map(Time),
+                max_rows.map(clamp),
+                clamp(batch as u64)
+            ],
+        )
+    }
+
     /// Adds or replaces an allowlist entry.
     pub fn upsert_allow(&self, row: &AllowRow) -> Result<(), StoreError> {
         self.exec(
