@@ -10,18 +10,21 @@
 //!
 //! The HTTP server is a minimal handler on tokio rather than hyper (not otherwise in the tree): it serves
 //! one read-only path on loopback, reads at most [`MAX_REQUEST_HEAD`] bytes of each request within
-//! [`REQUEST_TIMEOUT`] and closes every connection after its answer, which is all a scraper needs.
+//! [`REQUEST_TIMEOUT`], serves at most [`MAX_CONNECTIONS`] at once and closes every connection after its
+//! answer, which is all a scraper needs.
 
 #![warn(missing_docs)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use argus_config::Metrics;
 use prometheus::{Encoder, Registry, TextEncoder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 pub use prometheus;
@@ -32,6 +35,10 @@ pub const TEXTFILE_INTERVAL: Duration = Duration::from_secs(5);
 pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
 /// How long one connection may take from accept to the end of the answer.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections served at once; more are closed at accept. Any local user can connect to loopback, and
+/// idle connections must not use up the file descriptors of the process (the enforcer's sockets, the
+/// kernel maps).
+pub const MAX_CONNECTIONS: usize = 8;
 
 /// Why metrics cannot be published as configured.
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +239,7 @@ async fn rewrite(registry: Registry, path: PathBuf) {
 
 /// Answers scrapers on `listener` until aborted.
 pub async fn serve(listener: TcpListener, registry: Registry) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -242,8 +250,13 @@ pub async fn serve(listener: TcpListener, registry: Registry) {
                 continue;
             }
         };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!("metrics endpoint busy; connection closed");
+            continue;
+        };
         let registry = registry.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             match tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &registry)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "metrics request failed"),
@@ -266,8 +279,12 @@ async fn answer(mut stream: TcpStream, registry: &Registry) -> std::io::Result<(
         }
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
-            // The client gave up; a truncated head still has its request line.
-            break !head.is_empty();
+            if head.is_empty() {
+                // Connected and left without a word (a port check).
+                return Ok(());
+            }
+            // A head cut short still has its request line.
+            break true;
         }
         head.extend_from_slice(&chunk[..n]);
     };
@@ -464,6 +481,35 @@ mod tests {
         assert!(out.starts_with("HTTP/1.1 431"), "{out}");
         p.stop().await;
         assert!(TcpStream::connect(addr).await.is_err(), "stopped");
+    }
+
+    #[tokio::test]
+    async fn idle_connections_cannot_take_every_slot_for_long() {
+        let (r, _) = registry();
+        let p = Publisher::start(&config(free_base(), None), Process::Enforcer, r)
+            .await
+            .unwrap()
+            .unwrap();
+        let addr = p.addr().unwrap();
+        let mut idle = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            idle.push(TcpStream::connect(addr).await.unwrap());
+        }
+        // Let the server accept them all before the next one arrives.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // One more is closed at once, unanswered.
+        let mut extra = TcpStream::connect(addr).await.unwrap();
+        let mut buf = Vec::new();
+        let n = tokio::time::timeout(Duration::from_secs(2), extra.read_to_end(&mut buf))
+            .await
+            .expect("closed at once")
+            .unwrap_or(0);
+        assert_eq!(n, 0);
+        // Closing the idle ones frees their slots.
+        drop(idle);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let out = get(addr, "GET /metrics HTTP/1.1\r\n\r\n").await;
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     }
 
     #[tokio::test]
