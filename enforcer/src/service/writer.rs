@@ -19,7 +19,7 @@ enum Command {
         oneshot::Sender<Result<VerdictOutcome, StoreError>>,
     ),
     Control(ControlRequest, Actor, oneshot::Sender<ControlResponse>),
-    Denied(Actor, String),
+    Denied(Actor, String, oneshot::Sender<()>),
     Tick,
     KronosStatus(Option<KronosStatus>),
     PendingFeedback(oneshot::Sender<Result<Vec<(i64, Feedback)>, StoreError>>),
@@ -68,12 +68,10 @@ impl WriterHandle {
         self.call(|tx| Command::Control(req, actor, tx)).await
     }
 
-    /// Audits a refused control request.
+    /// Audits a refused control request, returning once the audit row is written (or failed to be,
+    /// which is logged), so the refusal is on record before the caller hears of it.
     pub async fn denied(&self, actor: Actor, request: String) -> Result<(), WriterGone> {
-        self.0
-            .send(Command::Denied(actor, request))
-            .await
-            .map_err(|_| WriterGone)
+        self.call(|tx| Command::Denied(actor, request, tx)).await
     }
 
     /// Asks for the periodic work, unless the writer is so busy that a tick is already queued
@@ -132,10 +130,11 @@ fn run(mut engine: Engine, mut rx: mpsc::Receiver<Command>) -> Engine {
             Command::Control(req, actor, reply) => {
                 let _ = reply.send(engine.control(req, &actor));
             }
-            Command::Denied(actor, request) => {
+            Command::Denied(actor, request, done) => {
                 if let Err(e) = engine.audit_denied(&actor, &request) {
                     tracing::error!(error = %e, "cannot audit a refused request");
                 }
+                let _ = done.send(());
             }
             Command::Tick => {
                 if let Err(e) = engine.tick() {
