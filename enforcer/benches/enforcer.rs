@@ -20,7 +20,7 @@ use argus_enforcer::service::{self, Endpoints, Listeners};
 use argus_enforcer::store::Store;
 use argus_proto::control::ControlReply;
 use argus_proto::{
-    Action, Connection, ControlRequest, ControlResponse, EnforcerMessage, Evidence, KronosMessage,
+    Connection, ControlRequest, ControlResponse, EnforcerMessage, Evidence, KronosMessage,
     PeerRole, Reason, Scores, UnixTimeNs, Verdict, DEFAULT_MAX_FRAME_BYTES,
 };
 use argus_sentinel_common::bpffs::{require_root, TempBpffs};
@@ -67,25 +67,17 @@ fn us(d: Duration) -> String {
 }
 
 fn verdict(id: u64, source: IpAddr) -> Verdict {
-    Verdict {
-        id,
-        source,
-        prefix: IpNet::from(source),
-        action: Action::Ban,
-        reason: Reason::PortScan,
-        evidence: Evidence {
-            scores: Scores {
-                anomaly: 3.0,
-                ..Scores::default()
-            },
-            top_features: vec![("dst_ports".into(), 40.0), ("syn_ratio".into(), 0.98)],
-            model_version: "bench".into(),
-            flows_seen: 25,
-            ..Evidence::default()
+    let evidence = Evidence {
+        scores: Scores {
+            anomaly: 3.0,
+            ..Scores::default()
         },
-        ttl_hint_secs: None,
-        timestamp: UnixTimeNs::now(),
-    }
+        top_features: vec![("dst_ports".into(), 40.0), ("syn_ratio".into(), 0.98)],
+        model_version: "bench".into(),
+        flows_seen: 25,
+        ..Evidence::default()
+    };
+    Verdict::host_ban(id, source, Reason::PortScan, evidence, UnixTimeNs::now())
 }
 
 fn map_inserts(pin_dir: &Path, n: u32) {

@@ -14,7 +14,7 @@ use argus_enforcer::service::{self, Endpoints, Listeners};
 use argus_enforcer::store::Store;
 use argus_proto::control::{ControlErrorKind, ControlReply};
 use argus_proto::{
-    Action, Connection, ControlRequest, ControlResponse, EnforcerMessage, Evidence, KronosMessage,
+    Connection, ControlRequest, ControlResponse, EnforcerMessage, Evidence, KronosMessage,
     PeerRole, Reason, UnixTimeNs, Verdict, DEFAULT_MAX_FRAME_BYTES,
 };
 use ipnet::IpNet;
@@ -95,16 +95,13 @@ fn verdict(id: u64) -> Verdict {
     let source: IpAddr = format!("10.203.{}.{}", 10 + id / 200, 1 + id % 200)
         .parse()
         .unwrap();
-    Verdict {
+    Verdict::host_ban(
         id,
         source,
-        prefix: IpNet::from(source),
-        action: Action::Ban,
-        reason: Reason::PortScan,
-        evidence: Evidence::default(),
-        ttl_hint_secs: None,
-        timestamp: UnixTimeNs::now(),
-    }
+        Reason::PortScan,
+        Evidence::default(),
+        UnixTimeNs::now(),
+    )
 }
 
 /// Whether the evidence of verdict `id` is committed, read through a separate connection.

@@ -150,6 +150,29 @@ pub struct Verdict {
     pub timestamp: UnixTimeNs,
 }
 
+impl Verdict {
+    /// A ban of the single address `source` (its host prefix), without a TTL hint: the common
+    /// verdict, for which the enforcer's policy decides the prefix width and duration.
+    pub fn host_ban(
+        id: u64,
+        source: IpAddr,
+        reason: Reason,
+        evidence: Evidence,
+        timestamp: UnixTimeNs,
+    ) -> Self {
+        Self {
+            id,
+            source,
+            prefix: IpNet::from(source),
+            action: Action::Ban,
+            reason,
+            evidence,
+            ttl_hint_secs: None,
+            timestamp,
+        }
+    }
+}
+
 /// Kronos's health, relayed by the enforcer to `argusctl status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct KronosStatus {
@@ -209,4 +232,30 @@ pub enum EnforcerMessage {
     FalsePositive(Feedback),
     /// The owner asked for the baseline model to be re-fitted now.
     Refit,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_ban_covers_exactly_its_source() {
+        for (src, prefix) in [
+            ("10.203.1.7", "10.203.1.7/32"),
+            ("fd00:203::7", "fd00:203::7/128"),
+        ] {
+            let v = Verdict::host_ban(
+                3,
+                src.parse().unwrap(),
+                Reason::Flood,
+                Evidence::default(),
+                UnixTimeNs(5),
+            );
+            assert_eq!(v.prefix, prefix.parse::<IpNet>().unwrap());
+            assert_eq!(
+                (v.action, v.reason, v.ttl_hint_secs),
+                (Action::Ban, Reason::Flood, None)
+            );
+        }
+    }
 }

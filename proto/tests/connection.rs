@@ -124,6 +124,23 @@ async fn version_mismatch_is_an_error_on_both_sides() {
     }
 }
 
+/// A stream past a valid sentinel handshake, for writing frames by hand.
+async fn raw_after_handshake(path: &std::path::Path) -> UnixStream {
+    let mut raw = UnixStream::connect(path).await.unwrap();
+    let hello = rmp_serde::to_vec(&argus_proto::Hello {
+        protocol_version: PROTOCOL_VERSION,
+        role: PeerRole::Sentinel,
+        software: "t".into(),
+    })
+    .unwrap();
+    raw.write_all(&(hello.len() as u32).to_be_bytes())
+        .await
+        .unwrap();
+    raw.write_all(&hello).await.unwrap();
+    let _ = read_reply(&mut raw).await;
+    raw
+}
+
 async fn read_reply(stream: &mut UnixStream) -> argus_proto::HelloReply {
     use tokio::io::AsyncReadExt;
     let mut len = [0u8; 4];
@@ -176,18 +193,7 @@ async fn oversize_frame_is_rejected_and_others_keep_being_served() {
     let (_d, path, mut rx) = server().await;
     let mut good = client(&path, PeerRole::Sentinel).await.unwrap();
     // A length prefix far above the limit, sent by hand after a valid handshake.
-    let mut raw = UnixStream::connect(&path).await.unwrap();
-    let hello = rmp_serde::to_vec(&argus_proto::Hello {
-        protocol_version: PROTOCOL_VERSION,
-        role: PeerRole::Sentinel,
-        software: "t".into(),
-    })
-    .unwrap();
-    raw.write_all(&(hello.len() as u32).to_be_bytes())
-        .await
-        .unwrap();
-    raw.write_all(&hello).await.unwrap();
-    let _ = read_reply(&mut raw).await;
+    let mut raw = raw_after_handshake(&path).await;
     raw.write_all(&(10_000_000u32).to_be_bytes()).await.unwrap();
 
     let mut saw_oversize = false;
@@ -216,20 +222,8 @@ async fn oversize_frame_is_rejected_and_others_keep_being_served() {
 #[tokio::test]
 async fn garbage_and_truncated_frames_are_errors_naming_the_peer() {
     let (_d, path, mut rx) = server().await;
-    let hello = rmp_serde::to_vec(&argus_proto::Hello {
-        protocol_version: PROTOCOL_VERSION,
-        role: PeerRole::Sentinel,
-        software: "t".into(),
-    })
-    .unwrap();
-
     // Garbage: a well-framed body that is not a SensorMessage.
-    let mut raw = UnixStream::connect(&path).await.unwrap();
-    raw.write_all(&(hello.len() as u32).to_be_bytes())
-        .await
-        .unwrap();
-    raw.write_all(&hello).await.unwrap();
-    let _ = read_reply(&mut raw).await;
+    let mut raw = raw_after_handshake(&path).await;
     raw.write_all(&3u32.to_be_bytes()).await.unwrap();
     raw.write_all(&[0xc1, 0xff, 0x00]).await.unwrap();
     let err = next(&mut rx).await.unwrap_err();
@@ -240,12 +234,7 @@ async fn garbage_and_truncated_frames_are_errors_naming_the_peer() {
     assert!(err.contains("sentinel peer (pid"), "{err}");
 
     // Truncated: half a frame, then EOF.
-    let mut raw = UnixStream::connect(&path).await.unwrap();
-    raw.write_all(&(hello.len() as u32).to_be_bytes())
-        .await
-        .unwrap();
-    raw.write_all(&hello).await.unwrap();
-    let _ = read_reply(&mut raw).await;
+    let mut raw = raw_after_handshake(&path).await;
     raw.write_all(&100u32.to_be_bytes()).await.unwrap();
     raw.write_all(&[0u8; 10]).await.unwrap();
     raw.shutdown().await.unwrap();
@@ -299,18 +288,7 @@ async fn a_frame_split_across_reads_is_reassembled() {
     // Regression: the body of a frame whose prefix arrived in an earlier read was mistaken for a length
     // prefix (a Status message starts 0x81 0xa6 …, read as a 2 GB length), breaking bursts of frames.
     let (_d, path, mut rx) = server().await;
-    let mut raw = UnixStream::connect(&path).await.unwrap();
-    let hello = rmp_serde::to_vec(&argus_proto::Hello {
-        protocol_version: PROTOCOL_VERSION,
-        role: PeerRole::Sentinel,
-        software: "t".into(),
-    })
-    .unwrap();
-    raw.write_all(&(hello.len() as u32).to_be_bytes())
-        .await
-        .unwrap();
-    raw.write_all(&hello).await.unwrap();
-    let _ = read_reply(&mut raw).await;
+    let mut raw = raw_after_handshake(&path).await;
     let mut frames = Vec::new();
     for n in 0..3 {
         let body = rmp_serde::to_vec(&status(n)).unwrap();

@@ -1,4 +1,3 @@
-use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -112,14 +111,11 @@ impl Harness {
 }
 
 fn verdict(src: &str, reason: Reason) -> Verdict {
-    let source: IpAddr = src.parse().unwrap();
-    Verdict {
-        id: 7,
-        source,
-        prefix: IpNet::from(source),
-        action: Action::Ban,
+    Verdict::host_ban(
+        7,
+        src.parse().unwrap(),
         reason,
-        evidence: Evidence {
+        Evidence {
             scores: Scores {
                 anomaly: 3.5,
                 ..Scores::default()
@@ -129,9 +125,8 @@ fn verdict(src: &str, reason: Reason) -> Verdict {
             flows_seen: 12,
             ..Evidence::default()
         },
-        ttl_hint_secs: None,
-        timestamp: T0,
-    }
+        T0,
+    )
 }
 
 fn banned(o: &VerdictOutcome) -> (IpNet, BanState, UnixTimeNs, u32) {

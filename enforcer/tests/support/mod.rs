@@ -15,14 +15,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use argus_proto::{
-    Action, Connection, EnforcerMessage, Evidence, KronosMessage, PeerRole, Reason, Scores,
-    UnixTimeNs, Verdict, DEFAULT_MAX_FRAME_BYTES,
+    Connection, EnforcerMessage, Evidence, KronosMessage, PeerRole, Reason, Scores, UnixTimeNs,
+    Verdict, DEFAULT_MAX_FRAME_BYTES,
 };
 use argus_sentinel_common::program::{Dataplane, MapSizes};
 use argus_tests::netns::{addr, veth, Netns};
 use argus_tests::unique_tag;
 use aya::programs::XdpMode;
-use ipnet::IpNet;
 use tokio::net::UnixStream;
 
 /// How long a test waits for something that normally takes milliseconds before it fails.
@@ -233,24 +232,16 @@ fn argusctl(user: Option<&str>, config: &Path, args: &[&str]) -> (i32, String, S
 
 /// A ban verdict against `source` with non-spoofable evidence.
 pub fn ban_verdict(id: u64, source: IpAddr, reason: Reason) -> Verdict {
-    Verdict {
-        id,
-        source,
-        prefix: IpNet::from(source),
-        action: Action::Ban,
-        reason,
-        evidence: Evidence {
-            scores: Scores {
-                anomaly: 4.2,
-                ..Scores::default()
-            },
-            model_version: "root-test".into(),
-            top_features: vec![("syn_ratio".into(), 0.97)],
-            ..Evidence::default()
+    let evidence = Evidence {
+        scores: Scores {
+            anomaly: 4.2,
+            ..Scores::default()
         },
-        ttl_hint_secs: None,
-        timestamp: UnixTimeNs::now(),
-    }
+        model_version: "root-test".into(),
+        top_features: vec![("syn_ratio".into(), 0.97)],
+        ..Evidence::default()
+    };
+    Verdict::host_ban(id, source, reason, evidence, UnixTimeNs::now())
 }
 
 /// A kronos stand-in on the verdict socket.
