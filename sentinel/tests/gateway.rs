@@ -17,6 +17,7 @@ use std::process::Command;
 use argus_proto::{DirectionStats, FlowKey, FlowRecord, IpProtocol, PayloadSample, TcpFlags};
 use argus_sentinel_common::bpffs::TempBpffs;
 use argus_sentinel_common::packet::{self, Parsed};
+use argus_tests::netns::Netns;
 use argus_tests::process::Managed;
 use argus_tests::require_root;
 use common::net::{Gateway, CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6};
@@ -33,6 +34,35 @@ fn sa(ip: &str, port: u16) -> SocketAddr {
     SocketAddr::new(ip.parse().unwrap(), port)
 }
 
+/// A UDP socket on `addr` whose reads give up after [`IO_TIMEOUT`].
+fn udp_socket(addr: SocketAddr) -> UdpSocket {
+    let s = UdpSocket::bind(addr).unwrap();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    s
+}
+
+/// Answers `n` datagrams on `addr` inside `ns` with `reply` bytes each; returns once the socket is
+/// bound, so the other side may send at once.
+fn udp_responder(
+    ns: &Netns,
+    addr: SocketAddr,
+    n: usize,
+    reply: Vec<u8>,
+) -> std::thread::JoinHandle<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let responder = ns.spawn_in(move || {
+        let s = udp_socket(addr);
+        tx.send(()).unwrap();
+        let mut buf = [0u8; 2048];
+        for _ in 0..n {
+            let (_, from) = s.recv_from(&mut buf).unwrap();
+            s.send_to(&reply, from).unwrap();
+        }
+    });
+    rx.recv().unwrap();
+    responder
+}
+
 /// `n` datagrams of `req` bytes from client to server, each answered with
 /// `rep` bytes.
 fn udp_exchange(
@@ -43,21 +73,9 @@ fn udp_exchange(
     req: usize,
     rep: usize,
 ) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let srv = lab.server.spawn_in(move || {
-        let s = UdpSocket::bind(server).unwrap();
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        tx.send(()).unwrap();
-        let mut buf = [0u8; 2048];
-        for _ in 0..n {
-            let (_, from) = s.recv_from(&mut buf).unwrap();
-            s.send_to(&vec![0xBB; rep], from).unwrap();
-        }
-    });
-    rx.recv().unwrap();
+    let srv = udp_responder(&lab.server, server, n, vec![0xBB; rep]);
     lab.client.run_in(move || {
-        let c = UdpSocket::bind(client).unwrap();
-        c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let c = udp_socket(client);
         let mut buf = [0u8; 2048];
         for i in 0..n {
             let mut payload = vec![0xAA; req];
@@ -71,19 +89,9 @@ fn udp_exchange(
 
 /// A LAN-initiated exchange: the server sends first.
 fn udp_from_lan(lab: &Gateway, server: SocketAddr, client: SocketAddr) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let cli = lab.client.spawn_in(move || {
-        let c = UdpSocket::bind(client).unwrap();
-        c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        tx.send(()).unwrap();
-        let mut buf = [0u8; 2048];
-        let (_, from) = c.recv_from(&mut buf).unwrap();
-        c.send_to(&[0xCC; 32], from).unwrap();
-    });
-    rx.recv().unwrap();
+    let cli = udp_responder(&lab.client, client, 1, vec![0xCC; 32]);
     lab.server.run_in(move || {
-        let s = UdpSocket::bind(server).unwrap();
-        s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let s = udp_socket(server);
         s.send_to(&[0xDD; 64], client).unwrap();
         let mut buf = [0u8; 2048];
         assert_eq!(s.recv_from(&mut buf).unwrap().0, 32);
