@@ -433,6 +433,7 @@ pub struct Enforcer {
     pub admin_group: String,
     /// Group whose members may run read-only argusctl commands. It must not be `sockets.group`:
     /// members of that group reach the verdict socket (they could send bans) and the state directory.
+    /// Validation refuses the two being the same group.
     pub read_group: Option<String>,
     /// After `argusctl unblock`, the same source is not banned again on the same kind of evidence for
     /// this long.
