@@ -11,7 +11,7 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use argus_proto::{DirectionStats, FlowKey, FlowRecord, IpProtocol, PayloadSample, TcpFlags};
@@ -249,23 +249,55 @@ fn sample_view(s: &PayloadSample) -> (String, String, u8, u32, Vec<u8>) {
     )
 }
 
+/// Sentinel on the gateway topology, attached to wan0 (role wan) and lan0 (role lan) with its maps on a
+/// private bpffs, writing `live.jsonl` in a work directory. Field order is drop order: sentinel first,
+/// the namespaces last.
+struct Running {
+    sentinel: Managed,
+    config: PathBuf,
+    pin_dir: PathBuf,
+    dir: tempfile::TempDir,
+    _fs: TempBpffs,
+    lab: Gateway,
+}
+
+impl Running {
+    fn start(test: &str) -> Self {
+        require_root(test);
+        let lab = Gateway::new();
+        let fs = TempBpffs::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pin_dir = fs.path().join("argus");
+        let config = write_config(
+            dir.path(),
+            &pin_dir,
+            &[("wan0", "wan"), ("lan0", "lan")],
+            "",
+        );
+        let sentinel = spawn_sentinel(
+            &lab.gateway,
+            &config,
+            &dir.path().join("live.jsonl"),
+            dir.path().join("sentinel.log"),
+        );
+        wait_attached(&sentinel, &pin_dir, &["wan0", "lan0"]);
+        Self {
+            sentinel,
+            config,
+            pin_dir,
+            dir,
+            _fs: fs,
+            lab,
+        }
+    }
+}
+
 #[test]
 fn gateway_counts_directions_exactly_and_pcap_agrees() {
-    require_root("gateway_counts_directions_exactly_and_pcap_agrees");
-    let lab = Gateway::new();
-    let fs = TempBpffs::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = |name: &str| dir.path().join(name);
-    let pin_dir = fs.path().join("argus");
-    let config = write_config(
-        dir.path(),
-        &pin_dir,
-        &[("wan0", "wan"), ("lan0", "lan")],
-        "",
-    );
+    let mut run = Running::start("gateway_counts_directions_exactly_and_pcap_agrees");
+    let (lab, dir) = (&run.lab, run.dir.path());
+    let path = |name: &str| dir.join(name);
     let live_out = path("live.jsonl");
-    let mut sentinel = spawn_sentinel(&lab.gateway, &config, &live_out, path("sentinel.log"));
-    wait_attached(&sentinel, &pin_dir, &["wan0", "lan0"]);
 
     let cap = path("wan0.pcap");
     let mut tcpdump = Managed::spawn(
@@ -285,11 +317,11 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
     );
 
     let (c4, s4) = (sa(CLIENT_V4, 40001), sa(SERVER_V4, 5300));
-    udp_exchange(&lab, c4, s4, 3, 100, 200);
+    udp_exchange(lab, c4, s4, 3, 100, 200);
     let (c6, s6) = (sa(CLIENT_V6, 40001), sa(SERVER_V6, 5301));
-    udp_exchange(&lab, c6, s6, 2, 50, 70);
+    udp_exchange(lab, c6, s6, 2, 50, 70);
     let (lan_src, lan_dst) = (sa(SERVER_V4, 5400), sa(CLIENT_V4, 5401));
-    udp_from_lan(&lab, lan_src, lan_dst);
+    udp_from_lan(lab, lan_src, lan_dst);
     let ping = Command::new("ip")
         .args([
             "netns",
@@ -308,7 +340,7 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
         .unwrap();
     assert!(ping.status.success(), "ping: {ping:?}");
     let (ct, st) = (sa(CLIENT_V4, 40002), sa(SERVER_V4, 8080));
-    tcp_exchange(&lab, ct, st);
+    tcp_exchange(lab, ct, st);
 
     // tcpdump drains its capture ring lazily: send a marker after the last
     // exchange and stop the capture only once the marker is in the file.
@@ -325,7 +357,7 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
     // on SIGTERM).
     tcpdump.signal(Signal::SIGINT).unwrap();
     tcpdump.wait().unwrap();
-    stop(&mut sentinel);
+    stop(&mut run.sentinel);
     let live = flows(&live_out);
 
     // UDP v4: 3 x (20 + 8 + 100) out, 3 x (20 + 8 + 200) back.
@@ -373,16 +405,16 @@ fn gateway_counts_directions_exactly_and_pcap_agrees() {
     // --pcap on the wan0 capture: the same records (timing aside; the
     // capture names every flow wan0) and the same payload samples.
     let pcap_out = path("pcap.jsonl");
-    let run = Command::new(sentinel_bin())
+    let replay = Command::new(sentinel_bin())
         .arg("--config")
-        .arg(&config)
+        .arg(&run.config)
         .arg("--pcap")
         .arg(&cap)
         .args(["--pcap-interface", "wan0", "--out"])
         .arg(&pcap_out)
         .output()
         .unwrap();
-    assert!(run.status.success(), "pcap replay: {run:?}");
+    assert!(replay.status.success(), "pcap replay: {replay:?}");
     let replayed = flows(&pcap_out);
     let wanted = [
         key(c4, s4, IpProtocol::UDP),
@@ -437,43 +469,27 @@ fn lan_side_drops_traffic_to_banned_destinations() {
     use argus_sentinel_common::entry::{BlockEntry, ReasonCode};
     use argus_sentinel_common::maps::{Blocklist, ConfigMap};
 
-    require_root("lan_side_drops_traffic_to_banned_destinations");
-    let lab = Gateway::new();
-    let fs = TempBpffs::new().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let pin_dir = fs.path().join("argus");
-    let config = write_config(
-        dir.path(),
-        &pin_dir,
-        &[("wan0", "wan"), ("lan0", "lan")],
-        "",
-    );
-    let mut sentinel = spawn_sentinel(
-        &lab.gateway,
-        &config,
-        &dir.path().join("out.jsonl"),
-        dir.path().join("sentinel.log"),
-    );
-    wait_attached(&sentinel, &pin_dir, &["wan0", "lan0"]);
-    assert!(server_reaches_client(&lab, 6001), "baseline");
+    let mut run = Running::start("lan_side_drops_traffic_to_banned_destinations");
+    let (lab, pin_dir) = (&run.lab, &run.pin_dir);
+    assert!(server_reaches_client(lab, 6001), "baseline");
 
-    let mut b = Blocklist::open(&pin_dir).unwrap();
+    let mut b = Blocklist::open(pin_dir).unwrap();
     let client: ipnet::IpNet = format!("{CLIENT_V4}/32").parse().unwrap();
     b.insert(&BlockEntry::new(client, ReasonCode::Manual))
         .unwrap();
     // drop_lan_to_banned defaults to true: lan0 drops packets *to* the ban.
     assert!(
-        !server_reaches_client(&lab, 6002),
+        !server_reaches_client(lab, 6002),
         "LAN to banned is dropped"
     );
     let hits = b.lookup(client.addr()).unwrap().unwrap().packets;
     assert!(hits >= 1);
     // Without the flag, lan0 lets it through (only wan0 checks sources).
-    let mut cfg = ConfigMap::open(&pin_dir).unwrap();
+    let mut cfg = ConfigMap::open(pin_dir).unwrap();
     let mut c = cfg.get().unwrap();
     assert!(c.drop_lan_to_banned, "sentinel wrote the configured flag");
     c.drop_lan_to_banned = false;
     cfg.set(&c).unwrap();
-    assert!(server_reaches_client(&lab, 6003), "LAN check off");
-    stop(&mut sentinel);
+    assert!(server_reaches_client(lab, 6003), "LAN check off");
+    stop(&mut run.sentinel);
 }
