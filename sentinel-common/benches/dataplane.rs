@@ -140,7 +140,7 @@ struct Argus {
 }
 
 impl Argus {
-    fn new(big: u32, prefix_every: Option<u32>) -> Self {
+    fn new(big: u32, prefix_every: Option<u32>, spread: bool) -> Self {
         let fs = TempBpffs::new().expect("mount bpffs");
         let sizes = MapSizes {
             events_bytes: 16 << 20,
@@ -153,7 +153,7 @@ impl Argus {
             b.insert(&BlockEntry::new(IpNet::from(a), ReasonCode::Manual))
                 .unwrap();
         }
-        fill_blocklist(&mut b, big, prefix_every);
+        fill_blocklist(&mut b, big, prefix_every, spread);
         Allowlist::open(me.fs.path())
             .unwrap()
             .insert(IpNet::from(IpAddr::from(ALLOWED4)))
@@ -182,8 +182,10 @@ impl Argus {
 /// 10.0.0.0/8 (minus 10.203.0.0/16) and fd00:203::/32 (keys only, never
 /// traffic). Every
 /// `prefix_every`-th entry is a prefix (IPv4 /24, IPv6 /64) instead of a
-/// host, so it lands in the BLOCKLIST trie rather than BLOCKHOSTS.
-fn fill_blocklist(b: &mut Blocklist, n: u32, prefix_every: Option<u32>) {
+/// host, so it lands in the BLOCKLIST trie rather than BLOCKHOSTS. With
+/// `spread`, prefixes take eight lengths per family (IPv4 /17../24, IPv6
+/// /57../64): a miss then costs eight filter probes (`maps::probe_limit`).
+fn fill_blocklist(b: &mut Blocklist, n: u32, prefix_every: Option<u32>, spread: bool) {
     // xorshift64*: deterministic, dependency-free.
     let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
@@ -194,6 +196,7 @@ fn fill_blocklist(b: &mut Blocklist, n: u32, prefix_every: Option<u32>) {
     };
     for i in 0..n {
         let prefix = prefix_every.is_some_and(|p| i % p == 0);
+        let shorter = if spread { ((i / 10) % 8) as u8 } else { 0 };
         let net = if i % 10 < 7 {
             // Keep clear of 10.203.0.0/16, where the measured packets live.
             let mut r = next() as u32 & 0x00FF_FFFF;
@@ -201,12 +204,12 @@ fn fill_blocklist(b: &mut Blocklist, n: u32, prefix_every: Option<u32>) {
                 r = next() as u32 & 0x00FF_FFFF;
             }
             let a = IpAddr::V4(Ipv4Addr::from(0x0A00_0000 | r));
-            IpNet::new(a, if prefix { 24 } else { 32 }).unwrap()
+            IpNet::new(a, if prefix { 24 - shorter } else { 32 }).unwrap()
         } else {
             let r = (u128::from(next()) << 64) | u128::from(next());
             let base = u128::from(0xfd00_0203u32) << 96;
             let a = IpAddr::V6(Ipv6Addr::from(base | (r & ((1u128 << 96) - 1))));
-            IpNet::new(a, if prefix { 64 } else { 128 }).unwrap()
+            IpNet::new(a, if prefix { 64 - shorter } else { 128 }).unwrap()
         };
         b.insert(&BlockEntry::new(net, ReasonCode::Manual)).unwrap();
     }
@@ -364,16 +367,22 @@ fn main() {
             })
         })
         .collect();
-    let small = Argus::new(0, None);
-    eprintln!("filling two blocklists with {big} entries each...");
-    let large = Argus::new(big, None);
-    let mixed = Argus::new(big, Some(10));
+    let small = Argus::new(0, None, false);
+    eprintln!("filling three blocklists with {big} entries each...");
+    let large = Argus::new(big, None, false);
+    let mixed = Argus::new(big, Some(10), false);
+    let spread = Argus::new(big, Some(10), true);
     let mut scenarios = xdp_filter_scenarios(&filters, repeat);
     scenarios.extend(argus_scenarios(&small, "1 entry", repeat));
     scenarios.extend(argus_scenarios(&large, &format!("{big} hosts"), repeat));
     scenarios.extend(argus_scenarios(
         &mixed,
         &format!("{big} (10% prefixes)"),
+        repeat,
+    ));
+    scenarios.extend(argus_scenarios(
+        &spread,
+        &format!("{big} (10% prefixes, 8 lengths)"),
         repeat,
     ));
     if let Ok(only) = std::env::var("ARGUS_BENCH_ONLY") {

@@ -23,7 +23,7 @@ pub const LPM_V4_MAPPED_PREFIXLEN: u32 = 96;
 
 /// `ARGUS_PREFIX_LENS_MAX`: most prefix lengths the program probes one by
 /// one in BLOCKNETS per address class.
-pub const PREFIX_LENS_MAX: usize = 8;
+pub const PREFIX_LENS_MAX: usize = 16;
 /// `ARGUS_PREFIX_LENS_TRIE`: `n_lens` value meaning "walk the trie".
 pub const PREFIX_LENS_TRIE: u8 = 0xFF;
 /// `ARGUS_CLASS_V4`: IPv4-mapped addresses.
@@ -457,10 +457,10 @@ const _: () = {
     assert!(offset_of!(RawLpmKey, addr) == 4);
 
     assert!(size_of::<HostKey>() == 16);
-    assert!(size_of::<PrefixMeta>() == 1064);
+    assert!(size_of::<PrefixMeta>() == 1080);
     assert!(offset_of!(PrefixMeta, n_lens) == 4);
     assert!(offset_of!(PrefixMeta, lens) == 8);
-    assert!(offset_of!(PrefixMeta, counts) == 24);
+    assert!(offset_of!(PrefixMeta, counts) == 40);
     assert!(size_of::<PrefixFilter>() == 8);
     assert!(size_of::<BlockValue>() == 40);
     assert!(offset_of!(BlockValue, bytes) == 8);

@@ -145,11 +145,20 @@ fn from_aya_key(path: &Path, k: &Key<[u8; 16]>) -> Result<LpmKey, MapsError> {
     })
 }
 
-/// Prefix lengths the data plane probes one by one in BLOCKFILTER per
+/// Most prefix lengths the data plane probes one by one in BLOCKFILTER per
 /// address class before it walks the BLOCKLIST trie instead (the kernel
-/// accepts up to [`PREFIX_LENS_MAX`]). A probe costs a few ns; a trie miss
-/// over 100k prefixes ~30 ns (docs/benchmarks.md, "Data plane").
-pub const PROBED_PREFIX_LENS: usize = 6;
+/// accepts up to [`PREFIX_LENS_MAX`]). Fewer when the class has few
+/// prefixes: see [`probe_limit`].
+pub const PROBED_PREFIX_LENS: usize = 12;
+
+/// How many lengths are probed for a class holding `entries` prefixes: a
+/// probe costs ~3 ns, a trie miss ~2-3 ns per level of a trie of about
+/// log2(entries) levels (docs/benchmarks.md, "Data plane"), so probing wins
+/// while the lengths are fewer than the levels.
+pub fn probe_limit(entries: u64) -> usize {
+    let levels = (u64::BITS - entries.leading_zeros()) as usize;
+    levels.clamp(2, PROBED_PREFIX_LENS.min(PREFIX_LENS_MAX))
+}
 
 /// The blocklist: single addresses in the BLOCKHOSTS hash, shorter
 /// prefixes in the BLOCKLIST trie (the kernel checks the hash first, which
@@ -241,7 +250,8 @@ fn update_lens(meta: &mut PrefixMeta) {
             .map(|l| l as u8)
             .collect();
         meta.lens[class] = [0; PREFIX_LENS_MAX];
-        if in_use.len() > PROBED_PREFIX_LENS.min(PREFIX_LENS_MAX) {
+        let entries: u64 = meta.counts[class].iter().map(|&c| u64::from(c)).sum();
+        if in_use.len() > probe_limit(entries) {
             meta.n_lens[class] = PREFIX_LENS_TRIE;
         } else {
             meta.n_lens[class] = in_use.len() as u8;
@@ -982,32 +992,34 @@ mod prefix_index_tests {
         }
         count_key(&mut m, &key("10.2.0.0/16"), 1);
         update_lens(&mut m);
+        // 4 IPv4 prefixes: a trie of ~3 levels, so up to 3 lengths probed.
+        assert_eq!(probe_limit(4), 3);
         assert_eq!(m.n_lens, [3, 1]);
         assert_eq!(&m.lens[CLASS_V4][..3], &[120, 112, 104]);
         assert_eq!(m.lens[CLASS_V6][0], 64);
-        // Up to PROBED_PREFIX_LENS lengths are probed, one more is the trie.
-        let extra: Vec<String> = (0..PROBED_PREFIX_LENS - 3)
-            .map(|i| format!("10.0.0.0/{}", 9 + i))
-            .collect();
-        for p in &extra {
-            count_key(&mut m, &key(p), 1);
+        count_key(&mut m, &key("10.0.0.0/9"), 1);
+        update_lens(&mut m);
+        assert_eq!(m.n_lens[CLASS_V4], PREFIX_LENS_TRIE, "4 lengths, 5 entries");
+        // More entries of the same lengths: probing pays again.
+        for i in 0..3 {
+            count_key(&mut m, &key(&format!("10.{}.0.0/16", 3 + i)), 1);
         }
         update_lens(&mut m);
-        assert_eq!(usize::from(m.n_lens[CLASS_V4]), PROBED_PREFIX_LENS);
-        assert_eq!(&m.lens[CLASS_V4][..3], &[120, 112, 104 + extra.len() as u8]);
-        count_key(&mut m, &key("10.0.0.0/25"), 1);
+        assert_eq!(m.n_lens[CLASS_V4], 4, "4 lengths, 8 entries");
+        assert_eq!(&m.lens[CLASS_V4][..4], &[120, 112, 105, 104]);
+        count_key(&mut m, &key("10.0.0.0/9"), -1);
+        update_lens(&mut m);
+        assert_eq!(m.n_lens[CLASS_V4], 3);
+        // Never more than PROBED_PREFIX_LENS, however many entries.
+        for l in 0..=PROBED_PREFIX_LENS as u8 {
+            for i in 0..400u32 {
+                let n = IpNet::new(std::net::Ipv4Addr::from(i << 20).into(), 12 + l).unwrap();
+                count_key(&mut m, &key(&n.to_string()), 1);
+            }
+        }
         update_lens(&mut m);
         assert_eq!(m.n_lens[CLASS_V4], PREFIX_LENS_TRIE);
-        count_key(&mut m, &key("10.0.0.0/25"), -1);
-        count_key(&mut m, &key(&extra[0]), -1);
-        count_key(&mut m, &key("10.1.0.0/16"), -1);
-        update_lens(&mut m);
-        assert_eq!(
-            usize::from(m.n_lens[CLASS_V4]),
-            PROBED_PREFIX_LENS - 1,
-            "10.2.0.0/16 still uses /16"
-        );
-        assert_eq!(&m.lens[CLASS_V4][..2], &[120, 112]);
+        assert_eq!(probe_limit(u64::MAX), PROBED_PREFIX_LENS);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use argus_sentinel_common::abi::{PrefixFilter, PrefixMeta, CLASS_V4, CLASS_V6, PREFIX_LENS_TRIE};
 use argus_sentinel_common::entry::{BlockEntry, ReasonCode, Role};
 use argus_sentinel_common::key::LpmKey;
-use argus_sentinel_common::maps::{filter_slot, PROBED_PREFIX_LENS};
+use argus_sentinel_common::maps::{filter_slot, probe_limit};
 use argus_sentinel_common::model::{PolicyModel, Verdict};
 use argus_sentinel_common::program::{Dataplane, MapSizes, XDP_DROP};
 use aya::maps::{Array, Map, MapData};
@@ -50,6 +50,12 @@ fn probes() -> Vec<IpAddr> {
     for _ in 0..96 {
         let r = next();
         v.push(IpAddr::from([10, 203, (r >> 8) as u8 & 0x3F, r as u8]));
+        v.push(IpAddr::from([
+            10,
+            203,
+            128 | (r >> 24) as u8,
+            (r >> 32) as u8,
+        ]));
         let a = (0xfd00_0203_0000u128 | u128::from(r >> 62)) << 80 | u128::from(r as u16);
         v.push(IpAddr::from(std::net::Ipv6Addr::from(a)));
     }
@@ -136,12 +142,11 @@ fn kernel_agrees_with_the_model_through_every_length_mix() {
         assert_agrees(&h, &model, &format!("after adding {p}"));
     }
     let meta = b.prefix_meta().unwrap();
-    // IPv4: /24 /22 /25 /21 /26 /18 plus ::/1 = 7 lengths; IPv6: /64 /48
-    // /65 and ::/1 = 4.
-    const { assert!(PROBED_PREFIX_LENS < 7 && PROBED_PREFIX_LENS >= 4) };
-    assert_eq!(meta.n_lens[CLASS_V4], PREFIX_LENS_TRIE);
-    assert_eq!(meta.n_lens[CLASS_V6], 4);
-    assert_eq!(&meta.lens[CLASS_V6][..4], &[65, 64, 48, 1]);
+    // IPv4: /24 /22 /25 /21 /26 /18 plus ::/1 = 7 lengths of 8 entries;
+    // IPv6: /64 /48 /65 and ::/1 = 4 lengths of 5 entries. Both too many
+    // for so small a trie.
+    assert_eq!(probe_limit(8), 4);
+    assert_eq!(meta.n_lens, [PREFIX_LENS_TRIE, PREFIX_LENS_TRIE]);
     // Re-inserting an existing prefix (a monitor flag flip) counts once.
     b.insert(&BlockEntry::new(net("fd00:203:1::/64"), ReasonCode::Manual))
         .unwrap();
@@ -176,6 +181,30 @@ fn kernel_agrees_with_the_model_through_every_length_mix() {
     let meta = b.prefix_meta().unwrap();
     assert_eq!(n_lens(&meta), [0, 0]);
     assert!(meta.counts.iter().flatten().all(|&c| c == 0));
+
+    // Many prefixes of eight lengths (/17 .. /24 in 10.203.128.0/17, some
+    // monitored, nested): probed one by one, longest first.
+    for j in 0..600u32 {
+        let len = 17 + (j % 8) as u8;
+        let a = std::net::Ipv4Addr::from(u32::from_be_bytes([10, 203, 128, 0]) + (j << 5));
+        let mut e = BlockEntry::new(
+            IpNet::new(a.into(), len).unwrap().trunc(),
+            ReasonCode::Manual,
+        );
+        e.monitor = j % 3 == 0;
+        if model.blocklist.iter().all(|x| x.prefix != e.prefix) {
+            b.insert(&e).unwrap();
+            model.blocklist.push(e);
+        }
+    }
+    let meta = b.prefix_meta().unwrap();
+    assert!(probe_limit(model.blocklist.len() as u64) >= 8);
+    assert_eq!(meta.n_lens, [8, 0], "{meta:?}");
+    assert_eq!(
+        &meta.lens[CLASS_V4][..8],
+        &[120, 119, 118, 117, 116, 115, 114, 113]
+    );
+    assert_agrees(&h, &model, "many prefixes of eight lengths");
 }
 
 #[test]

@@ -103,7 +103,7 @@ struct argus_lpm_key {
  * ------------------------------------------------------------------------ */
 
 /* Most prefix lengths probed one by one per address class. */
-#define ARGUS_PREFIX_LENS_MAX 8
+#define ARGUS_PREFIX_LENS_MAX 16
 /* n_lens value: too many lengths in this class, walk the trie. */
 #define ARGUS_PREFIX_LENS_TRIE 0xFF
 /* Address classes (index of n_lens, lens and counts). */
@@ -432,10 +432,10 @@ struct argus_sample_event {
 ARGUS_ASSERT_SIZE(argus_lpm_key, 20);
 ARGUS_ASSERT_OFF(argus_lpm_key, addr, 4);
 ARGUS_ASSERT_SIZE(argus_host_key, 16);
-ARGUS_ASSERT_SIZE(argus_prefix_meta, 1064);
+ARGUS_ASSERT_SIZE(argus_prefix_meta, 1080);
 ARGUS_ASSERT_OFF(argus_prefix_meta, n_lens, 4);
 ARGUS_ASSERT_OFF(argus_prefix_meta, lens, 8);
-ARGUS_ASSERT_OFF(argus_prefix_meta, counts, 24);
+ARGUS_ASSERT_OFF(argus_prefix_meta, counts, 40);
 ARGUS_ASSERT_SIZE(argus_prefix_filter, 8);
 ARGUS_ASSERT_SIZE(argus_block_value, 40);
 ARGUS_ASSERT_OFF(argus_block_value, bytes, 8);
