@@ -502,14 +502,20 @@ pub struct EvaluateParams {
     pub capture_dir: Option<PathBuf>,
 }
 
-/// tcpdump of whole packets on the gateway's WAN interface, saved to `<dir>/<name>.pcap` by [`Self::save`].
+/// tcpdump of whole packets on the gateway's WAN interface, saved to `<capture_dir>/<name>.pcap` by
+/// [`Self::save`].
 struct Capture {
     tcpdump: Managed,
     file: PathBuf,
+    dir: PathBuf,
 }
 
 impl Capture {
-    fn start(lab: &Lab) -> Result<Self> {
+    /// Starts a capture if `params` names a capture directory.
+    fn start(lab: &Lab, params: &EvaluateParams) -> Result<Option<Self>> {
+        let Some(dir) = params.capture_dir.clone() else {
+            return Ok(None);
+        };
         let file = lab.path("capture.pcap");
         let mut cmd = lab.gateway.command("tcpdump");
         cmd.args(["-i", "wan0", "-s", "0", "-U", "-w"]).arg(&file);
@@ -521,10 +527,11 @@ impl Capture {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(Self { tcpdump, file })
+        Ok(Some(Self { tcpdump, file, dir }))
     }
 
-    fn save(mut self, dir: &std::path::Path, name: &str) -> Result<()> {
+    fn save(mut self, name: &str) -> Result<()> {
+        let dir = &self.dir;
         self.tcpdump.signal(nix::sys::signal::Signal::SIGINT)?;
         self.tcpdump.wait()?;
         let slug: String = name
@@ -553,11 +560,7 @@ pub fn evaluate(params: &EvaluateParams) -> Result<Vec<Outcome>> {
         let _servers = start_content(&lab)?;
         let sources = benign_sources(&lab, params.aliases)?;
         let app = Appliance::start(&lab, detection_config(&lab, params.mode)?)?;
-        let capture = params
-            .capture_dir
-            .as_ref()
-            .map(|_| Capture::start(&lab))
-            .transpose()?;
+        let capture = Capture::start(&lab, params)?;
         let scenario = format!(
             "benign mix, {} sources, {} s",
             sources.len(),
@@ -577,8 +580,8 @@ pub fn evaluate(params: &EvaluateParams) -> Result<Vec<Outcome>> {
             report.errors.len()
         );
         outcomes.extend(benign_outcomes(&app, &scenario, &sources)?);
-        if let (Some(c), Some(dir)) = (capture, &params.capture_dir) {
-            c.save(dir, "benign-mix")?;
+        if let Some(c) = capture {
+            c.save("benign-mix")?;
         }
     }
     for &attack in &params.attacks {
@@ -586,11 +589,7 @@ pub fn evaluate(params: &EvaluateParams) -> Result<Vec<Outcome>> {
         let lab = Lab::new()?;
         let _servers = start_content(&lab)?;
         let app = Appliance::start(&lab, detection_config(&lab, params.mode)?)?;
-        let capture = params
-            .capture_dir
-            .as_ref()
-            .map(|_| Capture::start(&lab))
-            .transpose()?;
+        let capture = Capture::start(&lab, params)?;
         let stop = std::sync::atomic::AtomicBool::new(false);
         let outcome = std::thread::scope(|s| {
             let client = s.spawn(|| {
@@ -616,8 +615,8 @@ pub fn evaluate(params: &EvaluateParams) -> Result<Vec<Outcome>> {
             &client,
             &[CLIENT_V4.to_owned(), CLIENT_V6.to_owned()],
         )?);
-        if let (Some(c), Some(dir)) = (capture, &params.capture_dir) {
-            c.save(dir, attack.name())?;
+        if let Some(c) = capture {
+            c.save(attack.name())?;
         }
     }
     Ok(outcomes)
