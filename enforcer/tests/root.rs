@@ -197,6 +197,25 @@ fn callers_without_root_or_the_admin_group_are_denied_and_audited() {
 }
 
 #[test]
+fn members_of_the_read_group_may_read_but_not_change() {
+    require_root("enforcer root test");
+    let bpffs = TempBpffs::new().unwrap();
+    let dir = open_tempdir();
+    // nobody's primary group stands in for argus-read: real credentials, no user to create.
+    let enforcer =
+        Enforcer::start_with_read_group(dir.path(), bpffs.path(), "enforce", Some("nogroup"));
+
+    for read in [&["status"][..], &["list"], &["mode"]] {
+        let (code, _, err) = enforcer.ctl_as("nobody", read);
+        assert_eq!(code, 0, "{read:?} as a reader: {err}");
+    }
+    let (code, _, err) = enforcer.ctl_as("nobody", &["block", "10.203.99.9"]);
+    assert_eq!(code, 3, "block as a reader: {err}");
+    assert!(err.contains("admin_group"), "{err}");
+    assert!(db_live_bans(&enforcer.db, "active").is_empty());
+}
+
+#[test]
 fn sigkill_during_a_verdict_burst_loses_no_acknowledged_ban() {
     require_root("enforcer root test");
     let bpffs = TempBpffs::new().unwrap();

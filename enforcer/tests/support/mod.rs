@@ -120,17 +120,28 @@ pub struct Enforcer {
 
 impl Enforcer {
     /// Writes a configuration into `dir` (sockets, database) with `pin_dir` and `mode`, then starts
-    /// the enforcer and waits until it answers.
+    /// the enforcer and waits until it answers. No read group: only root may use argusctl.
     pub fn start(dir: &Path, pin_dir: &Path, mode: &str) -> Self {
+        Self::start_with_read_group(dir, pin_dir, mode, None)
+    }
+
+    /// The same with `enforcer.read_group` set.
+    pub fn start_with_read_group(
+        dir: &Path,
+        pin_dir: &Path,
+        mode: &str,
+        read_group: Option<&str>,
+    ) -> Self {
         let config = dir.join("aegis.yaml");
         let yaml = format!(
             "paths:\n  verdict_socket: {d}/verdict.sock\n  control_socket: {d}/control.sock\n  \
              pin_dir: {p}\nsockets:\n  group: null\nlogging:\n  level: debug\n\
              enforcer:\n  mode: {mode}\n  blacklist_db_path: {d}/blacklist.db\n  \
-             read_group: null\n  reconcile_interval_secs: 2\n\
+             read_group: {r}\n  reconcile_interval_secs: 2\n\
              metrics:\n  enabled: false\n",
             d = dir.display(),
-            p = pin_dir.display()
+            p = pin_dir.display(),
+            r = read_group.unwrap_or("null"),
         );
         std::fs::write(&config, yaml).unwrap();
         let mut e = Self {
