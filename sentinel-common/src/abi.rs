@@ -79,8 +79,10 @@ pub mod map_names {
     /// Array of [`super::PrefixFilter`]: counting filter of the BLOCKLIST
     /// keys.
     pub const BLOCKFILTER: &str = "BLOCKFILTER";
-    /// Array holding one [`super::PrefixMeta`].
+    /// Array of two [`super::PrefixMeta`]; BLOCKMETASEL names the live one.
     pub const BLOCKMETA: &str = "BLOCKMETA";
+    /// Array holding one `u32`: the live BLOCKMETA entry (0 or 1).
+    pub const BLOCKMETASEL: &str = "BLOCKMETASEL";
     /// Array holding one [`super::ConfigValue`].
     pub const CONFIG: &str = "CONFIG";
     /// Array indexed by ifindex of [`super::IfaceValue`].
@@ -92,12 +94,13 @@ pub mod map_names {
     /// Ring buffer of [`super::NewFlowEvent`] and [`super::SampleEvent`].
     pub const EVENTS: &str = "EVENTS";
     /// Every map, in a stable order.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         ALLOWLIST,
         BLOCKLIST,
         BLOCKHOSTS,
         BLOCKFILTER,
         BLOCKMETA,
+        BLOCKMETASEL,
         CONFIG,
         IFACES,
         STATS,

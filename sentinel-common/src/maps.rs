@@ -180,6 +180,8 @@ pub struct Blocklist {
     filter: Array<MapData, PrefixFilter>,
     meta_path: PathBuf,
     meta: Array<MapData, PrefixMeta>,
+    sel_path: PathBuf,
+    sel: Array<MapData, u32>,
     dir_path: PathBuf,
     dir: File,
 }
@@ -280,13 +282,14 @@ fn bump(count: &mut u8, delta: i32) {
 }
 
 impl Blocklist {
-    /// Opens `<pin_dir>/BLOCKLIST`, `BLOCKHOSTS`, `BLOCKFILTER` and
-    /// `BLOCKMETA`.
+    /// Opens `<pin_dir>/BLOCKLIST`, `BLOCKHOSTS`, `BLOCKFILTER`,
+    /// `BLOCKMETA` and `BLOCKMETASEL`.
     pub fn open(pin_dir: &Path) -> Result<Self, MapsError> {
         let (path, trie) = open_typed(pin_dir, map_names::BLOCKLIST)?;
         let (hosts_path, hosts) = open_typed(pin_dir, map_names::BLOCKHOSTS)?;
         let (filter_path, filter) = open_typed(pin_dir, map_names::BLOCKFILTER)?;
         let (meta_path, meta) = open_typed(pin_dir, map_names::BLOCKMETA)?;
+        let (sel_path, sel) = open_typed(pin_dir, map_names::BLOCKMETASEL)?;
         let dir = File::open(pin_dir).map_err(|source| MapsError::Lock {
             path: pin_dir.to_owned(),
             source,
@@ -300,6 +303,8 @@ impl Blocklist {
             filter,
             meta_path,
             meta,
+            sel_path,
+            sel,
             dir_path: pin_dir.to_owned(),
             dir,
         })
@@ -330,16 +335,31 @@ impl Blocklist {
         }
     }
 
-    fn read_meta(&self) -> Result<PrefixMeta, MapsError> {
-        self.meta
+    /// The live BLOCKMETA entry (0 or 1).
+    fn live_meta(&self) -> Result<u32, MapsError> {
+        self.sel
             .get(&0, 0)
+            .map(|v| v & 1)
+            .map_err(Self::op_err(&self.sel_path, "read"))
+    }
+
+    fn read_meta(&self) -> Result<PrefixMeta, MapsError> {
+        let live = self.live_meta()?;
+        self.meta
+            .get(&live, 0)
             .map_err(Self::op_err(&self.meta_path, "read"))
     }
 
+    /// Writes `meta` into the spare BLOCKMETA entry, then makes it the live
+    /// one: the program reads either the old or the new value, never a mix.
     fn write_meta(&mut self, meta: &PrefixMeta) -> Result<(), MapsError> {
+        let spare = 1 - self.live_meta()?;
         self.meta
-            .set(0, *meta, 0)
-            .map_err(Self::op_err(&self.meta_path, "write"))
+            .set(spare, *meta, 0)
+            .map_err(Self::op_err(&self.meta_path, "write"))?;
+        self.sel
+            .set(0, spare, 0)
+            .map_err(Self::op_err(&self.sel_path, "write"))
     }
 
     /// Adds `delta` to the filter counter of `key`.
@@ -447,12 +467,30 @@ impl Blocklist {
             }
         };
         if new {
-            self.bump_filter(&raw, 1)?;
-            let before = meta;
-            count_key(&mut meta, &raw, 1);
-            update_lens(&mut meta);
-            if meta != before {
-                self.write_meta(&meta)?;
+            let mut account = || -> Result<(), MapsError> {
+                self.bump_filter(&raw, 1)?;
+                let before = meta;
+                count_key(&mut meta, &raw, 1);
+                update_lens(&mut meta);
+                if meta != before {
+                    self.write_meta(&meta)?;
+                }
+                Ok(())
+            };
+            if let Err(e) = account() {
+                // The key is in the trie but maybe not in the filter, and a
+                // retry would find it there and skip the filter: mark the
+                // filter invalid instead (the kernel then walks the trie and
+                // the next write rebuilds it), as an interrupted rebuild;
+                // failing that, take the key out so a retry inserts it anew.
+                let invalid = PrefixMeta {
+                    flags: PREFIX_META_F_REBUILDING,
+                    ..PrefixMeta::default()
+                };
+                if self.write_meta(&invalid).is_err() {
+                    let _ = self.trie.remove(&aya_key(&key));
+                }
+                return Err(e);
             }
         } else {
             self.trie

@@ -111,6 +111,7 @@ fn expected_shape(name: &str) -> (MapType, usize, usize) {
         map_names::BLOCKHOSTS => (MapType::Hash, size_of::<HostKey>(), size_of::<BlockValue>()),
         map_names::BLOCKFILTER => (MapType::Array, 4, size_of::<PrefixFilter>()),
         map_names::BLOCKMETA => (MapType::Array, 4, size_of::<PrefixMeta>()),
+        map_names::BLOCKMETASEL => (MapType::Array, 4, 4),
         map_names::BLOCKLIST => (
             MapType::LpmTrie,
             size_of::<RawLpmKey>(),

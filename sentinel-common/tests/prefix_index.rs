@@ -226,7 +226,10 @@ fn maps_without_a_valid_index_drop_through_the_trie_and_are_reindexed() {
         Map::from_map_data(MapData::from_pin(h.fs.path().join(name)).unwrap()).unwrap()
     };
     let mut meta: Array<MapData, PrefixMeta> = pin("BLOCKMETA").try_into().unwrap();
-    meta.set(0, PrefixMeta::default(), 0).unwrap();
+    // Both entries: whichever BLOCKMETASEL names.
+    for i in 0..2 {
+        meta.set(i, PrefixMeta::default(), 0).unwrap();
+    }
     let mut filter: Array<MapData, PrefixFilter> = pin("BLOCKFILTER").try_into().unwrap();
     let nonzero = |f: &Array<MapData, PrefixFilter>| {
         f.iter()
@@ -260,15 +263,13 @@ fn maps_without_a_valid_index_drop_through_the_trie_and_are_reindexed() {
 
     // The same when the first writer, not a load, finds the index invalid
     // (here: after an interrupted rebuild, which left junk in the filter).
-    meta.set(
-        0,
-        PrefixMeta {
+    for i in 0..2 {
+        let junk = PrefixMeta {
             flags: argus_sentinel_common::abi::PREFIX_META_F_REBUILDING,
             ..PrefixMeta::default()
-        },
-        0,
-    )
-    .unwrap();
+        };
+        meta.set(i, junk, 0).unwrap();
+    }
     filter.set(7, PrefixFilter { count: [3; 8] }, 0).unwrap();
     b.insert(&BlockEntry::new(net("10.203.6.0/23"), ReasonCode::Manual))
         .unwrap();

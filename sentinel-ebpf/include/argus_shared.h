@@ -75,8 +75,9 @@ struct argus_lpm_key {
 };
 
 /* ------------------------------------------------------------------------
- * BLOCKFILTER (BPF_MAP_TYPE_ARRAY) and BLOCKMETA (BPF_MAP_TYPE_ARRAY,
- * 1 entry): a counting filter in front of the BLOCKLIST trie.
+ * BLOCKFILTER (BPF_MAP_TYPE_ARRAY), BLOCKMETA (BPF_MAP_TYPE_ARRAY, 2
+ * entries) and BLOCKMETASEL (BPF_MAP_TYPE_ARRAY, 1 __u32: which BLOCKMETA
+ * entry is live): a counting filter in front of the BLOCKLIST trie.
  *
  * A miss in an LPM trie walks it towards a leaf (~log2 of its entries),
  * which is what every passed packet pays. BLOCKMETA lists the prefix
@@ -100,6 +101,9 @@ struct argus_lpm_key {
  * superset of the trie under a lock on the pin directory: a slot or a
  * length is only decremented when its key leaves the trie. Counters
  * saturate at 255 and then stay (a stale slot only costs a trie walk).
+ * BLOCKMETA is double-buffered: a bpf() update copies a value with a plain
+ * memcpy, so the program could otherwise read a length count from the new
+ * list and lengths from the old one.
  * ------------------------------------------------------------------------ */
 
 /* Most prefix lengths probed one by one per address class. */

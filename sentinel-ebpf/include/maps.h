@@ -57,14 +57,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } BLOCKFILTER SEC(".maps");
 
-/* One struct argus_prefix_meta at index 0: BLOCKLIST's prefix lengths. */
+/* Two struct argus_prefix_meta (BLOCKLIST's prefix lengths): the one
+ * BLOCKMETASEL names is live, userspace rewrites the other and then flips
+ * BLOCKMETASEL, so the program never reads a half-written length list. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct argus_prefix_meta);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } BLOCKMETA SEC(".maps");
+
+/* One __u32 at index 0: the live BLOCKMETA entry (0 or 1). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} BLOCKMETASEL SEC(".maps");
 
 /* One struct argus_config at index 0. */
 struct {

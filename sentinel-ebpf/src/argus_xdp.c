@@ -78,9 +78,11 @@ static __always_inline int argus_prefix_may_match(const union argus_addr *addr)
 	struct argus_prefix_filter *f;
 	struct argus_prefix_meta *m;
 	__u64 hi, lo, mhi, mlo;
-	__u32 zero = 0, cls, n, i, len, slot, idx;
+	__u32 zero = 0, cls, n, i, len, slot, idx, *sel;
 
-	m = bpf_map_lookup_elem(&BLOCKMETA, &zero);
+	sel = bpf_map_lookup_elem(&BLOCKMETASEL, &zero);
+	idx = sel ? (*(volatile __u32 *)sel & 1) : 0;
+	m = bpf_map_lookup_elem(&BLOCKMETA, &idx);
 	if (!m || !(m->flags & ARGUS_PREFIX_META_F_VALID))
 		return 1;
 	cls = (addr->w64[0] == 0 && addr->w32[2] == bpf_htonl(0xFFFF))
