@@ -3,13 +3,16 @@
 //! through ONNX Runtime, and resident memory with the model, the CNN and a full source table.
 //!
 //! `cargo bench -p argus-kronos --bench service` (needs the ONNX Runtime library: ORT_DYLIB_PATH
-//! or the onnxruntime wheel in models/.venv). Results go to docs/benchmarks.md, "Brain: service".
+//! or the onnxruntime wheel in models/.venv). Results go to docs/benchmarks.md, "Brain: service"
+//! and "Payload CNN". Knobs: `ARGUS_BENCH_CNN_THREADS` (ONNX Runtime intra-op threads, default
+//! kronos's [`INTRA_OP_THREADS`]), `ARGUS_BENCH_CNN_MODEL` (another ONNX model with its metadata
+//! beside it, default the shipped `models/payload_cnn.onnx`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use argus_config::Config;
-use argus_kronos::cnn::{init_runtime, PayloadCnn};
+use argus_kronos::cnn::{init_runtime, PayloadCnn, INTRA_OP_THREADS};
 use argus_kronos::engine::{Engine, EngineSettings, Outputs};
 use argus_kronos::model::{self, ActiveModel};
 use argus_kronos::synth::{self, NS};
@@ -106,16 +109,26 @@ fn workload(n: usize) -> Vec<FlowRecord> {
     synth::time_ordered(all)
 }
 
-/// CPU time of this thread: leaves out time descheduled on a loaded machine.
-fn thread_cpu() -> Duration {
+/// CPU time of `clock`: leaves out time descheduled on a loaded machine.
+fn cpu_time(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     assert_eq!(rc, 0, "clock_gettime");
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// CPU time of this thread.
+fn thread_cpu() -> Duration {
+    cpu_time(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// CPU time of the whole process: includes ONNX Runtime's own intra-op threads.
+fn process_cpu() -> Duration {
+    cpu_time(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
@@ -140,8 +153,14 @@ fn main() {
     // Memory first, before the workload is generated: model, CNN and a full source table.
     let rss_before_cnn = rss_kib();
     let env = init_runtime(&onnx_runtime()).expect("ONNX Runtime");
-    let mut cnn =
-        PayloadCnn::load(&repo().join("models/payload_cnn.onnx"), &env, None).expect("shipped CNN");
+    let cnn_model = std::env::var_os("ARGUS_BENCH_CNN_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("models/payload_cnn.onnx"));
+    let cnn_threads = std::env::var("ARGUS_BENCH_CNN_THREADS").map_or(INTRA_OP_THREADS, |v| {
+        v.parse().expect("ARGUS_BENCH_CNN_THREADS: a number")
+    });
+    let mut cnn = PayloadCnn::load_with_threads(&cnn_model, &env, None, cnn_threads)
+        .unwrap_or_else(|e| panic!("CNN: {e}"));
     let mut out = Outputs::default();
     let mut e = engine(&cfg, Some(model.clone()));
     for i in 0..40_000u32 {
@@ -214,7 +233,9 @@ fn main() {
         percentile(&with_verdict, 0.99)
     );
 
-    // CNN: batches of 64 payloads from the shipped fixtures.
+    // CNN: batches of payloads from the shipped fixtures (the cost of a fixed-size CNN does not
+    // depend on the content). Best of three rounds per batch size, as other builds share the
+    // machine; per CPU-second counts every thread of the process, ONNX Runtime's included.
     let fixtures: Vec<serde_json::Value> = serde_json::from_slice(
         &std::fs::read(repo().join("models/fixtures/payload_cnn_fixtures.json")).unwrap(),
     )
@@ -228,24 +249,33 @@ fn main() {
                 .unwrap()
         })
         .collect();
-    let batch: Vec<&[u8]> = payloads
-        .iter()
-        .cycle()
-        .take(64)
-        .map(Vec::as_slice)
-        .collect();
-    cnn.classify(&batch).unwrap(); // warm-up
-    let start = Instant::now();
-    let cpu = thread_cpu();
-    let mut n = 0usize;
-    while start.elapsed() < Duration::from_secs(5) {
-        n += cnn.classify(&batch).unwrap().len();
-    }
     println!(
-        "cnn: {:.0} payloads/s wall in batches of 64 (ONNX Runtime default threads, {} cores; calling thread CPU {:.2} s of {:.2} s)",
-        n as f64 / start.elapsed().as_secs_f64(),
+        "cnn {} ({}): {cnn_threads} intra-op thread(s), {} cores",
+        cnn_model.display(),
+        cnn.version(),
         std::thread::available_parallelism().map_or(0, |p| p.get()),
-        (thread_cpu() - cpu).as_secs_f64(),
-        start.elapsed().as_secs_f64()
     );
+    for size in [1, 16, 64, 256] {
+        let batch: Vec<&[u8]> = payloads
+            .iter()
+            .cycle()
+            .take(size)
+            .map(Vec::as_slice)
+            .collect();
+        cnn.classify(&batch).unwrap(); // warm-up
+        let (mut wall_best, mut cpu_best) = (0f64, 0f64);
+        for _ in 0..3 {
+            let start = Instant::now();
+            let cpu = process_cpu();
+            let mut n = 0usize;
+            while start.elapsed() < Duration::from_secs(1) {
+                n += cnn.classify(&batch).unwrap().len();
+            }
+            wall_best = wall_best.max(n as f64 / start.elapsed().as_secs_f64());
+            cpu_best = cpu_best.max(n as f64 / (process_cpu() - cpu).as_secs_f64());
+        }
+        println!(
+            "cnn: batch {size:>3}: {wall_best:.0} payloads/s wall, {cpu_best:.0} payloads per CPU-second (best of 3 x 1 s)"
+        );
+    }
 }

@@ -30,6 +30,12 @@ use crate::model::sha256_hex;
 /// The metadata `format_version` this build reads.
 pub const METADATA_FORMAT_VERSION: u32 = 1;
 
+/// ONNX Runtime intra-op threads kronos runs the CNN with. One: the engine task and sentinel need
+/// the other cores, and with them busy a second intra-op thread spins and waits for a core: on
+/// the 2-core development machine under load it halved the payloads per second and doubled the
+/// CPU per payload (docs/benchmarks.md, "Payload CNN").
+pub const INTRA_OP_THREADS: usize = 1;
+
 /// Why the runtime or the model could not be loaded, or a batch not classified.
 #[derive(Debug, Error)]
 pub enum CnnError {
@@ -229,9 +235,21 @@ pub struct PayloadCnn {
 }
 
 impl PayloadCnn {
-    /// Loads the model at `model` (metadata beside it, see [`metadata_path`]) into `env`.
-    /// `threshold` overrides the metadata's recommended threshold (`kronos.cnn.threshold`).
+    /// Loads the model at `model` (metadata beside it, see [`metadata_path`]) into `env`, run
+    /// with [`INTRA_OP_THREADS`]. `threshold` overrides the metadata's recommended threshold
+    /// (`kronos.cnn.threshold`).
     pub fn load(model: &Path, env: &Environment, threshold: Option<f32>) -> Result<Self, CnnError> {
+        Self::load_with_threads(model, env, threshold, INTRA_OP_THREADS)
+    }
+
+    /// [`PayloadCnn::load`] with `intra_threads` ONNX Runtime intra-op threads (the benchmark
+    /// compares thread counts).
+    pub fn load_with_threads(
+        model: &Path,
+        env: &Environment,
+        threshold: Option<f32>,
+        intra_threads: usize,
+    ) -> Result<Self, CnnError> {
         let meta_path = metadata_path(model);
         let meta = read_metadata(&meta_path)?;
         let file_name = model
@@ -262,6 +280,7 @@ impl PayloadCnn {
             reason,
         };
         let session = Session::builder(env)
+            .and_then(|b| b.with_intra_threads(intra_threads).map_err(Into::into))
             .and_then(|mut b| b.commit_from_memory(&bytes))
             .map_err(|e| unusable(e.to_string()))?;
         if !session.inputs().iter().any(|i| i.name() == meta.input_name) {
