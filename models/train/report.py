@@ -98,8 +98,8 @@ def main():
             L.append("| %d | %d | %d |" % (r["threads"], r["batch"], r["payloads_per_s"]))
         L.append("")
     L.append("Training history: " + "; ".join("epoch %d loss %.4f val-acc %.4f (%ds)" % (h["epoch"], h["train_loss"], h["val_acc"], h["seconds"]) for h in t["history"])
-             + (". The shipped weights come from that 7-epoch run; the evaluation above was re-run on them with "
-                "`train.py --weights` after the extra benign val/test rows were added (%d s)." % t["train_seconds"]
+             + (". The shipped weights come from that 7-epoch run; the evaluation, threshold, fixtures and ONNX export above "
+                "were re-run on them with `train.py --weights` (%d s; see Retraining)." % t["train_seconds"]
                 if t.get("weights_loaded_from_previous_run") else ". Whole train.py run: %d s on %s." % (t["train_seconds"], t["host"])))
     block = "\n".join(L)
     path = os.path.join(MODELS, "README.md")
