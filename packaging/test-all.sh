@@ -36,7 +36,7 @@ cd "$ARGUS_ROOT"
 
 # Under qemu-user: crates whose whole test suite is portable, and crates of which only the library's unit
 # tests are (their integration tests load BPF programs, which qemu-user cannot pass to the kernel).
-ARGUS_ARM64_CRATES="${ARGUS_ARM64_CRATES:-argus-config argus-proto argus-kronos}"
+ARGUS_ARM64_CRATES="${ARGUS_ARM64_CRATES:-argus-config argus-proto argus-metrics argus-kronos}"
 ARGUS_ARM64_LIB_CRATES="${ARGUS_ARM64_LIB_CRATES:-argus-sentinel-common argus-enforcer}"
 locked=()
 [ -n "${CI:-}" ] && locked=(--locked)

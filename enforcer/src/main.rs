@@ -1,12 +1,10 @@
 //! `argus-enforcer`: applies kronos's verdicts to the kernel blocklist and serves argusctl.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use argus_config::{Config, LogFormat, DEFAULT_CONFIG_PATH};
+use argus_config::{Config, DEFAULT_CONFIG_PATH};
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// The Argus enforcer.
 #[derive(Debug, Parser)]
@@ -20,16 +18,7 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cfg = Config::load(&args.config)?;
-    let filter = EnvFilter::try_new(&cfg.logging.level)
-        .with_context(|| format!("logging.level {:?}", cfg.logging.level))?;
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match cfg.logging.format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    argus_metrics::logging::init(&cfg.logging)?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,13 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use argus_config::{Config, LogFormat, DEFAULT_CONFIG_PATH};
+use argus_config::{Config, DEFAULT_CONFIG_PATH};
 use argus_kronos::learning::StatePaths;
 use argus_kronos::model::{self, ActiveModel};
 use argus_kronos::service::{self, ServiceOptions};
 use argus_kronos::{cnn, features, offline};
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,25 +54,10 @@ enum Command {
     },
 }
 
-fn init_logging(cfg: &Config) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.logging.level));
-    // Colours only on a terminal: journald and log files get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match cfg.logging.format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-}
-
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let cfg = Config::load(&cli.config)?;
-    init_logging(&cfg);
+    argus_metrics::logging::init(&cfg.logging)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cfg),
         Command::Train { input, output } => {

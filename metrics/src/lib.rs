@@ -1,7 +1,7 @@
-//! Prometheus metrics of the Argus processes, published the way `metrics` in aegis.yaml asks: an HTTP
-//! endpoint (`GET /metrics`) on `metrics.listen` (the enforcer), the next port (kronos) and the one after
-//! (sentinel), or node_exporter textfile-collector files `argus_<process>.prom` in
-//! `metrics.textfile_dir`.
+//! Metrics and logs of the Argus processes: [`logging`] sets up their `tracing` output, and the rest
+//! publishes Prometheus metrics the way `metrics` in aegis.yaml asks: an HTTP endpoint (`GET /metrics`)
+//! on `metrics.listen` (the enforcer), the next port (kronos) and the one after (sentinel), or
+//! node_exporter textfile-collector files `argus_<process>.prom` in `metrics.textfile_dir`.
 //!
 //! Each process owns a [`Registry`](prometheus::Registry) (no global one, so tests start from zero) with
 //! its metrics, registers them where their events happen, and hands a clone of the registry to
@@ -14,6 +14,8 @@
 //! answer, which is all a scraper needs.
 
 #![warn(missing_docs)]
+
+pub mod logging;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use argus_config::{Config, LogFormat, DEFAULT_CONFIG_PATH};
+use argus_config::{Config, DEFAULT_CONFIG_PATH};
 use argus_metrics::{Process, Publisher};
 use argus_sentinel::live::{export, Live};
 use argus_sentinel::metrics::SentinelMetrics;
@@ -44,7 +44,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&cfg);
+    if let Err(e) = argus_metrics::logging::init(&cfg.logging) {
+        eprintln!("argus-sentinel: {e}");
+        return ExitCode::from(2);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -72,21 +75,6 @@ fn load_config(args: &Args) -> Result<Config, SentinelError> {
         return Ok(Config::default());
     }
     Ok(Config::load(&args.config)?)
-}
-
-fn init_logging(cfg: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.logging.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only on a terminal: journald and log files get plain text.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr);
-    match cfg.logging.format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
