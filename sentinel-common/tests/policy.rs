@@ -12,25 +12,8 @@ use argus_sentinel_common::entry::{BlockEntry, ReasonCode, Role};
 use argus_sentinel_common::maps::DataplaneConfig;
 use argus_sentinel_common::model::{PolicyModel, Verdict};
 use argus_sentinel_common::program::{Dataplane, DataplaneError, MapSizes, XDP_DROP, XDP_PASS};
-use common::{ip, Harness, Spec, L4, LO_IFINDEX};
+use common::{ip, net, udp, Harness, LO_IFINDEX};
 use ipnet::IpNet;
-
-fn udp(src: IpAddr, dst: IpAddr) -> Vec<u8> {
-    Spec::new(
-        src,
-        dst,
-        L4::Udp {
-            sport: 5353,
-            dport: 53,
-        },
-    )
-    .payload(b"argus")
-    .build()
-}
-
-fn net(s: &str) -> IpNet {
-    s.parse().unwrap()
-}
 
 fn monotonic_coarse_ns() -> u64 {
     let mut ts = libc::timespec {

@@ -16,25 +16,8 @@ use argus_sentinel_common::maps::{filter_slot, probe_limit};
 use argus_sentinel_common::model::{PolicyModel, Verdict};
 use argus_sentinel_common::program::{Dataplane, MapSizes, XDP_DROP};
 use aya::maps::{Array, Map, MapData};
-use common::{ip, Harness, Spec, L4};
+use common::{ip, net, udp, Harness};
 use ipnet::IpNet;
-
-fn udp(src: IpAddr, dst: IpAddr) -> Vec<u8> {
-    Spec::new(
-        src,
-        dst,
-        L4::Udp {
-            sport: 5353,
-            dport: 53,
-        },
-    )
-    .payload(b"argus")
-    .build()
-}
-
-fn net(s: &str) -> IpNet {
-    s.parse().unwrap()
-}
 
 /// Probe addresses: a deterministic spread over 10.203.0.0/18 and over
 /// fd00:203:0::/46, plus the edges of the prefixes the test uses.

@@ -250,3 +250,21 @@ impl Spec {
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
+
+pub fn net(s: &str) -> ipnet::IpNet {
+    s.parse().unwrap()
+}
+
+/// A small UDP datagram (DNS-like ports) from `src` to `dst`.
+pub fn udp(src: IpAddr, dst: IpAddr) -> Vec<u8> {
+    Spec::new(
+        src,
+        dst,
+        L4::Udp {
+            sport: 5353,
+            dport: 53,
+        },
+    )
+    .payload(b"argus")
+    .build()
+}
