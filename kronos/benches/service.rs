@@ -6,7 +6,11 @@
 //! or the onnxruntime wheel in models/.venv). Results go to docs/benchmarks.md, "Brain: service"
 //! and "Payload CNN". Knobs: `ARGUS_BENCH_CNN_THREADS` (ONNX Runtime intra-op threads, default
 //! kronos's [`INTRA_OP_THREADS`]), `ARGUS_BENCH_CNN_MODEL` (another ONNX model with its metadata
-//! beside it, default the shipped `models/payload_cnn.onnx`).
+//! beside it, default the shipped `models/payload_cnn.onnx`), `ARGUS_BENCH_RECORDS` (a records
+//! file as written by `argus-sentinel --pcap CAPTURE --out FILE`: its flow records, in file order,
+//! replace the synthetic workload and the synthetic source table of the memory figure; the model
+//! is still fitted on synthetic traffic; a recorded lab stream is in `benches/data/`, see
+//! docs/benchmarks.md, "Results from a recorded lab stream").
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -15,10 +19,11 @@ use argus_config::Config;
 use argus_kronos::cnn::{init_runtime, PayloadCnn, INTRA_OP_THREADS};
 use argus_kronos::engine::{Engine, EngineSettings, Outputs};
 use argus_kronos::model::{self, ActiveModel};
+use argus_kronos::records;
 use argus_kronos::synth::{self, NS};
 use argus_kronos::triage::Triage;
 use argus_kronos::FeatureMatrix;
-use argus_proto::FlowRecord;
+use argus_proto::{FlowRecord, SensorMessage};
 
 const T0: u64 = 1_700_000_000 * NS;
 
@@ -109,6 +114,18 @@ fn workload(n: usize) -> Vec<FlowRecord> {
     synth::time_ordered(all)
 }
 
+/// The flow records of the records file at `path` in file order (samples and status messages
+/// skipped), read as `argus-kronos score --input` reads them.
+fn recorded(path: &Path) -> impl Iterator<Item = FlowRecord> {
+    records::open(path)
+        .unwrap_or_else(|e| panic!("ARGUS_BENCH_RECORDS: {e}"))
+        .map(|m| m.unwrap_or_else(|e| panic!("ARGUS_BENCH_RECORDS: {e}")))
+        .filter_map(|m| match m {
+            SensorMessage::Flow(f) => Some(f),
+            _ => None,
+        })
+}
+
 /// CPU time of `clock`: leaves out time descheduled on a loaded machine.
 fn cpu_time(clock: libc::clockid_t) -> Duration {
     let mut ts = libc::timespec {
@@ -132,7 +149,11 @@ fn process_cpu() -> Duration {
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+    // Zero for no samples (a benign recording may produce no verdict).
+    sorted
+        .get((sorted.len().saturating_sub(1) as f64 * q).round() as usize)
+        .copied()
+        .unwrap_or_default()
 }
 
 fn rss_kib() -> u64 {
@@ -149,8 +170,10 @@ fn rss_kib() -> u64 {
 fn main() {
     // `cargo bench` passes `--bench`; nothing to parse.
     let cfg = Config::default();
+    let records_file = std::env::var_os("ARGUS_BENCH_RECORDS").map(PathBuf::from);
     let model = trained(&cfg);
-    // Memory first, before the workload is generated: model, CNN and a full source table.
+    // Memory first, before the workload is generated: model, CNN and a full source table (or the
+    // recorded stream's sources).
     let rss_before_cnn = rss_kib();
     let env = init_runtime(&onnx_runtime()).expect("ONNX Runtime");
     let cnn_model = std::env::var_os("ARGUS_BENCH_CNN_MODEL")
@@ -163,12 +186,15 @@ fn main() {
         .unwrap_or_else(|e| panic!("CNN: {e}"));
     let mut out = Outputs::default();
     let mut e = engine(&cfg, Some(model.clone()));
-    for i in 0..40_000u32 {
-        let src = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
-        e.on_flow(
-            &synth::tcp_flow(&src, "192.0.2.10", 443, T0 + u64::from(i) * 1_000_000, NS),
-            &mut out,
-        );
+    let fill: Box<dyn Iterator<Item = FlowRecord>> = match &records_file {
+        Some(path) => Box::new(recorded(path)),
+        None => Box::new((0..40_000u32).map(|i| {
+            let src = format!("10.{}.{}.{}", i >> 16, (i >> 8) & 255, i & 255);
+            synth::tcp_flow(&src, "192.0.2.10", 443, T0 + u64::from(i) * 1_000_000, NS)
+        })),
+    };
+    for r in fill {
+        e.on_flow(&r, &mut out);
         out.clear();
     }
     println!(
@@ -180,7 +206,22 @@ fn main() {
     );
     drop(e);
 
-    let records = workload(300_000);
+    let records: Vec<FlowRecord> = match &records_file {
+        Some(path) => {
+            let r: Vec<FlowRecord> = recorded(path).collect();
+            let first = r.iter().map(|f| f.first_seen).min();
+            let last = r.iter().map(|f| f.last_seen).max();
+            println!(
+                "workload: {} flow records from {}, {:.0} s of traffic",
+                r.len(),
+                path.display(),
+                last.zip(first)
+                    .map_or(0.0, |(l, f)| l.saturating_since(f).as_secs_f64())
+            );
+            r
+        }
+        None => workload(300_000),
+    };
 
     // Throughput: every record through the engine, single thread.
     let mut e = engine(&cfg, Some(model.clone()));
