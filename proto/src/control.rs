@@ -204,7 +204,8 @@ pub struct DataplaneCounters {
     pub dropped: u64,
     /// Packets that would have been dropped (dry-run).
     pub would_drop: u64,
-    /// Packets passed because their source is allowlisted.
+    /// Packets passed because their source is banned but allowlisted (the
+    /// allowlist overrides the ban).
     pub allowlisted: u64,
     /// Packets the program could not parse (passed).
     pub parse_failed: u64,

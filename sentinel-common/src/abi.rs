@@ -240,9 +240,10 @@ pub struct BlockValue {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AllowValue {
-    /// Packets that matched.
+    /// Packets this entry saved from a ban (ALLOWLIST is looked up only
+    /// after a ban hit).
     pub packets: u64,
-    /// `CLOCK_MONOTONIC_COARSE` nanoseconds of the last match, 0 = never.
+    /// `CLOCK_MONOTONIC_COARSE` nanoseconds of the last such packet, 0 = never.
     pub last_hit_ns: u64,
 }
 
@@ -278,7 +279,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Passed packets that matched BLOCKLIST in dry-run/monitor mode.
     pub would_drop: u64,
-    /// Passed packets whose checked address matched ALLOWLIST.
+    /// Passed packets whose checked address matched a ban and ALLOWLIST,
+    /// which overrides it (packets the allowlist saved from a ban).
     pub allowlisted: u64,
     /// Packets whose headers ended early or were malformed.
     pub parse_failed: u64,

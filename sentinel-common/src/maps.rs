@@ -600,9 +600,11 @@ fn host_key(key: &LpmKey) -> Option<HostKey> {
 pub struct AllowEntry {
     /// The allowed prefix.
     pub prefix: IpNet,
-    /// Packets that matched.
+    /// Packets this entry saved from a ban: the kernel looks ALLOWLIST up
+    /// only after a BLOCKLIST/BLOCKHOSTS hit, so an allowlisted source no
+    /// ban covers is not counted.
     pub packets: u64,
-    /// `CLOCK_MONOTONIC_COARSE` ns of the last match, 0 = never.
+    /// `CLOCK_MONOTONIC_COARSE` ns of the last such packet, 0 = never.
     pub last_hit_ns: u64,
 }
 

@@ -31,7 +31,10 @@ pub enum Verdict {
     Drop,
     /// Passed, but BLOCKLIST matched in dry-run or monitor mode.
     WouldDrop,
-    /// Passed because ALLOWLIST matched (checked before BLOCKLIST).
+    /// Passed because ALLOWLIST matched a banned address: the allowlist
+    /// overrides any ban (dry-run or not). An allowlisted address that no
+    /// ban covers is [`Verdict::Pass`]: the kernel looks ALLOWLIST up only
+    /// after a ban hit, and counts `allowlisted` only for those.
     Allowlisted,
 }
 
@@ -60,30 +63,30 @@ impl PolicyModel {
     /// interface with `role`.
     ///
     /// WAN checks the source; LAN checks the destination only with
-    /// `drop_lan_to_banned`. The checked address goes through ALLOWLIST,
-    /// then the longest matching BLOCKLIST prefix, in the IPv4-mapped
-    /// 128-bit space the kernel uses (so `::/0` also covers IPv4).
+    /// `drop_lan_to_banned`. The checked address goes through the longest
+    /// matching BLOCKLIST prefix, then, if one matched, ALLOWLIST (which
+    /// overrides the ban), in the IPv4-mapped 128-bit space the kernel uses
+    /// (so `::/0` also covers IPv4).
     pub fn verdict(&self, role: Role, src: IpAddr, dst: IpAddr) -> Verdict {
         let checked = match role {
             Role::Wan => src,
             Role::Lan if self.drop_lan_to_banned => dst,
             Role::Lan => return Verdict::Pass,
         };
-        if self
-            .allowlist
-            .iter()
-            .any(|n| LpmKey::from_net(*n).contains(checked))
-        {
-            return Verdict::Allowlisted;
-        }
         let longest = self
             .blocklist
             .iter()
             .map(|e| (LpmKey::from_net(e.prefix), e))
             .filter(|(k, _)| k.contains(checked))
             .max_by_key(|(k, _)| k.prefixlen());
+        let allowed = || {
+            self.allowlist
+                .iter()
+                .any(|n| LpmKey::from_net(*n).contains(checked))
+        };
         match longest {
             None => Verdict::Pass,
+            Some(_) if allowed() => Verdict::Allowlisted,
             Some((_, e)) if self.dry_run || e.monitor => Verdict::WouldDrop,
             Some(_) => Verdict::Drop,
         }
@@ -279,6 +282,12 @@ mod tests {
             m.verdict(Role::Wan, v4(10, 203, 1, 7), other),
             Verdict::Allowlisted
         );
+        // Allowlisted but not banned: a plain pass (nothing to override).
+        m.allowlist.push("10.203.2.0/24".parse().unwrap());
+        assert_eq!(
+            m.verdict(Role::Wan, v4(10, 203, 2, 7), other),
+            Verdict::Pass
+        );
         assert_eq!(
             m.verdict(Role::Wan, v4(10, 203, 3, 1), other),
             Verdict::WouldDrop
@@ -287,6 +296,10 @@ mod tests {
         assert_eq!(
             m.verdict(Role::Wan, v4(10, 203, 1, 8), other),
             Verdict::WouldDrop
+        );
+        assert_eq!(
+            m.verdict(Role::Wan, v4(10, 203, 1, 7), other),
+            Verdict::Allowlisted
         );
     }
 

@@ -32,6 +32,8 @@ fn model_and_kernel_agree_on_every_case() {
         net("10.203.1.7/32"),
         net("fd00:203:1::7/128"),
         net("10.203.9.0/24"),
+        // Allowlisted, no ban covers it: a plain pass, not `allowlisted`.
+        net("fd00:203:8::/48"),
     ];
     let block = vec![
         BlockEntry::new(net("10.203.1.0/24"), ReasonCode::Manual),
@@ -69,6 +71,7 @@ fn model_and_kernel_agree_on_every_case() {
         "10.203.4.200",
         "10.203.7.255",
         "10.203.9.5",
+        "10.203.9.6",
         "10.203.200.1",
         "fd00:203:1::7",
         "fd00:203:1::8",
@@ -76,6 +79,7 @@ fn model_and_kernel_agree_on_every_case() {
         "fd00:203:2::2",
         "fd00:203:3:5::1",
         "fd00:203:99::1",
+        "fd00:203:8::1",
     ];
     let mut model = PolicyModel {
         allowlist: allow,
@@ -138,6 +142,18 @@ fn model_and_kernel_agree_on_every_case() {
         }
     }
     assert_eq!(checked, 4 * 3 * probes.len() * 2);
+
+    // ALLOWLIST entries count the packets they saved from a ban, and an
+    // overridden ban's counters stay untouched.
+    let allowed: Vec<_> = a.list().unwrap();
+    let hits = |p: &str| allowed.iter().find(|e| e.prefix == net(p)).unwrap();
+    for p in ["10.203.1.7/32", "fd00:203:1::7/128", "10.203.9.0/24"] {
+        assert!(hits(p).packets > 0 && hits(p).last_hit_ns > 0, "{p}");
+    }
+    assert_eq!(hits("fd00:203:8::/48").packets, 0, "no ban to override");
+    assert_eq!(hits("fd00:203:8::/48").last_hit_ns, 0);
+    let overridden = b.lookup(ip("10.203.9.5")).unwrap().unwrap();
+    assert_eq!((overridden.packets, overridden.would_drop), (0, 0));
 }
 
 fn delta(a: &Stats, b: &Stats) -> Stats {

@@ -208,11 +208,13 @@ struct argus_block_value {
 	__u32 flags;
 };
 
-/* ALLOWLIST value. */
+/* ALLOWLIST value. ALLOWLIST is looked up only after a ban hit (it
+ * overrides the ban), so these count the packets the entry saved from a
+ * ban, not every packet from the prefix. */
 struct argus_allow_value {
-	/* Packets that matched this entry. */
+	/* Packets this entry saved from a ban. */
 	__u64 packets;
-	/* bpf_ktime_get_coarse_ns() of the last match, 0 = never. */
+	/* bpf_ktime_get_coarse_ns() of the last such packet, 0 = never. */
 	__u64 last_hit_ns;
 };
 
@@ -275,7 +277,8 @@ struct argus_stats {
 	__u64 dropped;
 	/* Passed packets that matched BLOCKLIST in dry-run/monitor mode. */
 	__u64 would_drop;
-	/* Passed packets whose checked address matched ALLOWLIST. */
+	/* Passed packets whose checked address matched a ban and ALLOWLIST,
+	 * which overrides it (packets the allowlist saved from a ban). */
 	__u64 allowlisted;
 	/* Packets whose headers ended early or were malformed (truncated
 	 * Ethernet/VLAN/L3/L4, bad IHL, too many VLAN tags or IPv6 extension

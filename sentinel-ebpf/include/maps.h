@@ -15,7 +15,8 @@
 
 #include "argus_shared.h"
 
-/* Addresses that are never dropped; checked before BLOCKLIST. */
+/* Addresses that are never dropped: looked up after a BLOCKHOSTS or
+ * BLOCKLIST hit, whose ban a match overrides. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__type(key, struct argus_lpm_key);

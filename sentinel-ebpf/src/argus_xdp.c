@@ -115,11 +115,15 @@ static __always_inline int argus_prefix_may_match(const union argus_addr *addr)
 	return 0;
 }
 
-/* Looks the checked address up: ALLOWLIST first, then BLOCKHOSTS and
- * BLOCKLIST. Updates entry counters and the allowlisted/would_drop
- * statistics. Entry "last hit" times use the coarse clock: the precise one
- * costs more than a hash lookup on some hosts (kvm-clock), a drop must stay
- * cheap, and "last hit" needs no better than a few milliseconds. */
+/* Looks the checked address up in BLOCKHOSTS and BLOCKLIST, then, only on
+ * a ban hit, in ALLOWLIST, which overrides the ban: the verdict is the same
+ * as with the allowlist looked up first, but an unbanned source (the pass
+ * path) skips a trie walk. Updates entry counters and the allowlisted
+ * (packets the allowlist saved from a ban) and would_drop statistics; an
+ * overridden ban's counters are left alone. Entry "last hit" times use the
+ * coarse clock: the precise one costs more than a hash lookup on some hosts
+ * (kvm-clock), a drop must stay cheap, and "last hit" needs no better than
+ * a few milliseconds. */
 static __always_inline int argus_policy(const union argus_addr *addr,
 					__u32 cfg_flags, __u32 len,
 					struct argus_stats *st)
@@ -129,6 +133,15 @@ static __always_inline int argus_policy(const union argus_addr *addr,
 	struct argus_block_value *block;
 
 	__builtin_memcpy(key.addr, addr->b, sizeof(key.addr));
+
+	/* Host bans first: O(1) whatever their number (argus_shared.h).
+	 * Then the prefixes: the trie walk only when the index says a prefix
+	 * covers addr, so a miss stays O(lengths in use), not O(log n). */
+	block = bpf_map_lookup_elem(&BLOCKHOSTS, key.addr);
+	if (!block && argus_prefix_may_match(addr))
+		block = bpf_map_lookup_elem(&BLOCKLIST, &key);
+	if (!block)
+		return ARGUS_VERDICT_PASS;
 
 	allow = bpf_map_lookup_elem(&ALLOWLIST, &key);
 	if (allow) {
@@ -140,14 +153,6 @@ static __always_inline int argus_policy(const union argus_addr *addr,
 		return ARGUS_VERDICT_PASS;
 	}
 
-	/* Host bans first: O(1) whatever their number (argus_shared.h).
-	 * Then the prefixes: the trie walk only when the index says a prefix
-	 * covers addr, so a miss stays O(lengths in use), not O(log n). */
-	block = bpf_map_lookup_elem(&BLOCKHOSTS, key.addr);
-	if (!block && argus_prefix_may_match(addr))
-		block = bpf_map_lookup_elem(&BLOCKLIST, &key);
-	if (!block)
-		return ARGUS_VERDICT_PASS;
 	__sync_fetch_and_add(&block->packets, 1);
 	__sync_fetch_and_add(&block->bytes, len);
 	block->last_hit_ns = bpf_ktime_get_coarse_ns();

@@ -174,7 +174,7 @@ impl Dataplane {
             ),
             packet_counts: vec(
                 "argus_xdp_events_total",
-                "Data-plane events by kind: would_drop (passed, banned in dry-run), allowlisted, parse_failed, non_ip, fragment, flow_created, flow_table_full (new flow not tracked), ringbuf_full (sample or event lost), sample.",
+                "Data-plane events by kind: would_drop (passed, banned in dry-run), allowlisted (passed, banned but allowlisted), parse_failed, non_ip, fragment, flow_created, flow_table_full (new flow not tracked), ringbuf_full (sample or event lost), sample.",
                 "event",
             ),
             bytes: IntCounter::new(

@@ -390,7 +390,7 @@ impl Engine {
             created_by: actor.to_string(),
         };
         // Bans inside the allowed prefix are lifted; a wider ban stays, the kernel lets the allowed
-        // part through because it checks the ALLOWLIST first.
+        // part through because an ALLOWLIST match overrides any ban.
         let covered: Vec<BanRow> = self
             .store
             .read()
