@@ -443,6 +443,11 @@ pub struct Enforcer {
     /// At most this many audit-log rows are kept, the oldest deleted first (0: no limit). Bounds the
     /// database when verdicts arrive faster than the retention period removes them.
     pub audit_max_rows: u32,
+    /// Ended bans (expired, unblocked, evicted, lifted by the allowlist) are deleted with their
+    /// evidence this many days after they ended, and delivered feedback once its unblock grace has
+    /// passed too (0: kept however old). Repeat-offender escalation only sees what is kept: a source
+    /// whose bans all ended longer ago than this is a first offender again.
+    pub ban_history_retention_days: u32,
 }
 
 impl Default for Enforcer {
@@ -465,6 +470,7 @@ impl Default for Enforcer {
             unblock_grace_secs: 24 * 3600,
             audit_retention_days: 90,
             audit_max_rows: 500_000,
+            ban_history_retention_days: 180,
         }
     }
 }

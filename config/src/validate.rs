@@ -246,6 +246,23 @@ pub(crate) fn check(cfg: &Config) -> Vec<Problem> {
         0,
         36_500,
     );
+    v.range(
+        "enforcer.ban_history_retention_days",
+        e.ban_history_retention_days,
+        0,
+        36_500,
+    );
+    // The dry-run report lists the simulated bans of the whole dry-run period, ended ones included.
+    if e.ban_history_retention_days > 0 && e.ban_history_retention_days < e.dry_run_duration_days {
+        v.problem(
+            "enforcer.ban_history_retention_days",
+            format!(
+                "{} is shorter than enforcer.dry_run_duration_days ({}), whose report needs the \
+                 bans of the whole dry-run period; use 0 (keep forever) or at least {}",
+                e.ban_history_retention_days, e.dry_run_duration_days, e.dry_run_duration_days
+            ),
+        );
+    }
     v.finish()
 }
 

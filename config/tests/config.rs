@@ -253,3 +253,25 @@ fn audit_retention_is_bounded_by_default_and_checked() {
         "{p:?}"
     );
 }
+
+#[test]
+fn ban_history_retention_is_bounded_by_default_and_covers_the_dry_run_report() {
+    assert_eq!(Config::default().enforcer.ban_history_retention_days, 180);
+    Config::from_yaml("enforcer:\n  ban_history_retention_days: 0\n", "test.yaml").unwrap();
+    Config::from_yaml(
+        "enforcer:\n  ban_history_retention_days: 7\n  dry_run_duration_days: 7\n",
+        "test.yaml",
+    )
+    .unwrap();
+    for yaml in [
+        "enforcer:\n  ban_history_retention_days: 100000\n",
+        "enforcer:\n  ban_history_retention_days: 6\n  dry_run_duration_days: 7\n",
+    ] {
+        let p = problems(yaml);
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("enforcer.ban_history_retention_days:")),
+            "{yaml}: {p:?}"
+        );
+    }
+}

@@ -33,12 +33,13 @@ pub use verdict::{Suppression, VerdictOutcome};
 const META_FIRST_START: &str = "first_start_ns";
 /// `meta` key of the number of bans evicted because the blocklist was full.
 const META_EVICTED: &str = "bans_evicted";
-/// How often the audit log is pruned to its retention bounds when nothing is left over.
-const AUDIT_PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
-/// Audit rows deleted per tick at most: a few milliseconds of the writer thread, so verdicts and
-/// argusctl never wait long behind pruning; a backlog (first start after an upgrade, a lowered bound)
-/// goes at this rate per second.
-const AUDIT_PRUNE_BATCH: usize = 5_000;
+/// How often the audit log and the ban history are pruned to their retention bounds when nothing is
+/// left over.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// Rows deleted per tick at most, per kind of pruning (audit log, ban history): a few milliseconds of
+/// the writer thread, so verdicts and argusctl never wait long behind pruning; a backlog (first start
+/// after an upgrade, a lowered bound) goes at this rate per second.
+const PRUNE_BATCH: usize = 5_000;
 
 /// What the engine takes from aegis.yaml.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +60,9 @@ pub struct Settings {
     pub audit_retention: Option<Duration>,
     /// At most this many audit rows are kept (`None`: no limit).
     pub audit_max_rows: Option<u64>,
+    /// Ended bans (with their evidence) that ended longer ago than this are deleted, and delivered
+    /// feedback once both this and the unblock grace have passed (`None`: all kept however old).
+    pub ban_history_retention: Option<Duration>,
 }
 
 impl Settings {
@@ -76,6 +80,9 @@ impl Settings {
             }),
             audit_max_rows: (cfg.enforcer.audit_max_rows > 0)
                 .then_some(u64::from(cfg.enforcer.audit_max_rows)),
+            ban_history_retention: (cfg.enforcer.ban_history_retention_days > 0).then(|| {
+                Duration::from_secs(u64::from(cfg.enforcer.ban_history_retention_days) * 86_400)
+            }),
         }
     }
 }
@@ -110,8 +117,9 @@ pub struct Engine {
     kernel_problem: Option<String>,
     last_reconcile: Option<UnixTimeNs>,
     last_system_read: Option<UnixTimeNs>,
-    /// When the audit log was last pruned; `None` also while rows beyond its bounds are left over.
-    last_audit_prune: Option<UnixTimeNs>,
+    /// When the audit log and ban history were last pruned; `None` also while rows beyond their
+    /// bounds are left over.
+    last_prune: Option<UnixTimeNs>,
     kronos: Option<KronosStatus>,
     metrics: EnforcerMetrics,
 }
@@ -153,7 +161,7 @@ impl Engine {
             kernel_problem: Some("not reconciled yet".into()),
             last_reconcile: None,
             last_system_read: None,
-            last_audit_prune: None,
+            last_prune: None,
             kronos: None,
             metrics: EnforcerMetrics::new(),
         };
@@ -222,10 +230,12 @@ impl Engine {
         self.expire(now)?;
         self.promote_simulated(now, &Actor::Enforcer.to_string())?;
         if self
-            .last_audit_prune
-            .is_none_or(|t| now.saturating_since(t) >= AUDIT_PRUNE_INTERVAL)
+            .last_prune
+            .is_none_or(|t| now.saturating_since(t) >= PRUNE_INTERVAL)
         {
-            self.prune_audit(now)?;
+            // `|`, not `||`: each gets its batch, whether or not the other left rows over.
+            let left_over = self.prune_audit(now)? | self.prune_history(now)?;
+            self.last_prune = (!left_over).then_some(now);
         }
         // Anti-lockout must hold whether or not the kernel maps exist yet.
         if self
@@ -358,18 +368,17 @@ impl Engine {
         Ok((report, kept))
     }
 
-    /// Deletes one batch of audit rows beyond the configured retention; a full batch leaves the rest
-    /// for the next tick.
-    fn prune_audit(&mut self, now: UnixTimeNs) -> Result<(), StoreError> {
+    /// Deletes one batch of audit rows beyond the configured retention; `true` if the batch was full
+    /// (the rest is left for the next tick).
+    fn prune_audit(&mut self, now: UnixTimeNs) -> Result<bool, StoreError> {
         let older_than = self.settings.audit_retention.map(|r| now.saturating_sub(r));
         let max_rows = self.settings.audit_max_rows;
         if older_than.is_none() && max_rows.is_none() {
-            self.last_audit_prune = Some(now);
-            return Ok(());
+            return Ok(false);
         }
         let deleted = self
             .store
-            .write(|w| w.prune_audit(older_than, max_rows, AUDIT_PRUNE_BATCH))?;
+            .write(|w| w.prune_audit(older_than, max_rows, PRUNE_BATCH))?;
         if deleted > 0 {
             tracing::info!(
                 deleted,
@@ -378,8 +387,33 @@ impl Engine {
                 "audit log pruned"
             );
         }
-        self.last_audit_prune = (deleted < AUDIT_PRUNE_BATCH).then_some(now);
-        Ok(())
+        Ok(deleted == PRUNE_BATCH)
+    }
+
+    /// Deletes one batch of ban history beyond the configured retention; `true` if the batch was full
+    /// (the rest is left for the next tick).
+    ///
+    /// Repeat-offender escalation counts from a prefix's newest ban, so a source whose bans all ended
+    /// more than the retention period ago is a first offender again: the retention is also how long
+    /// an offence is remembered. Feedback is kept while it still suppresses re-bans (the unblock grace)
+    /// and until kronos has it, and its ban with it.
+    fn prune_history(&mut self, now: UnixTimeNs) -> Result<bool, StoreError> {
+        let Some(retention) = self.settings.ban_history_retention else {
+            return Ok(false);
+        };
+        let ended_before = now.saturating_sub(retention);
+        let feedback_before = now.saturating_sub(retention.max(self.settings.policy.unblock_grace));
+        let deleted = self
+            .store
+            .write(|w| w.prune_history(ended_before, feedback_before, PRUNE_BATCH))?;
+        if deleted > 0 {
+            tracing::info!(
+                deleted,
+                retention_days = retention.as_secs() / 86_400,
+                "ban history pruned"
+            );
+        }
+        Ok(deleted == PRUNE_BATCH)
     }
 
     /// Reads the system's own addresses, gateways and DNS servers again and rebuilds the protected

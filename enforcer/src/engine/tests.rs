@@ -782,7 +782,7 @@ fn the_audit_log_is_capped_in_batches_that_keep_the_newest_rows() {
         uid: 4_000_000,
         user: None,
     };
-    let n = super::AUDIT_PRUNE_BATCH + 20;
+    let n = super::PRUNE_BATCH + 20;
     for i in 0..n {
         h.engine
             .audit_denied(&nobody, &format!("request {i}"))
@@ -972,5 +972,105 @@ fn the_end_of_the_dry_run_week_promotes_bans_still_running() {
         h.maps.blocks().get(&p),
         Some(&false),
         "promoted at the switch"
+    );
+}
+
+fn history(h: &mut Harness) -> Vec<(IpNet, BanState)> {
+    let Ok(ControlReply::Bans(bans)) = h.ctl(ControlRequest::List {
+        simulated: true,
+        history: true,
+    }) else {
+        panic!()
+    };
+    bans.iter().map(|b| (b.prefix, b.state)).collect()
+}
+
+#[test]
+fn ban_history_is_pruned_after_its_retention_and_a_pruned_offender_starts_again_at_offence_1() {
+    let mut cfg = config(argus_config::Mode::Enforce);
+    cfg.enforcer.default_ttl_secs = 3600;
+    // Every ban lasts an hour, so each has ended at the next hourly step.
+    cfg.enforcer.repeat_offender_factor = 1.0;
+    cfg.enforcer.ban_history_retention_days = 2;
+    let mut h = Harness::with(&cfg);
+    let p = net("10.203.1.1/32");
+    h.ctl(ControlRequest::Block {
+        prefix: net("10.203.9.0/24"),
+        ttl_secs: Some(7 * 86_400),
+        comment: None,
+    })
+    .unwrap();
+    for offence in 1..=2 {
+        assert_eq!(
+            banned(&h.verdict("10.203.1.1", Reason::PortScan)).3,
+            offence
+        );
+        h.advance(HOUR);
+    }
+    // A day later the history is still there: the count goes on.
+    h.advance(DAY);
+    assert_eq!(banned(&h.verdict("10.203.1.1", Reason::PortScan)).3, 3);
+    h.advance(HOUR);
+    assert_eq!(history(&mut h).len(), 4);
+    // Two days after the last ban ended every ban of the source is gone, evidence and all (the
+    // foreign key would refuse the bans otherwise), and it is a first offender again. The manual
+    // ban, still in force, stays.
+    h.advance(2 * DAY + HOUR);
+    assert_eq!(history(&mut h), [(net("10.203.9.0/24"), BanState::Active)]);
+    let (kind, _) = error_kind(h.ctl(ControlRequest::Explain {
+        ip: "10.203.1.1".parse().unwrap(),
+    }));
+    assert_eq!(kind, ControlErrorKind::NotFound);
+    assert_eq!(banned(&h.verdict("10.203.1.1", Reason::PortScan)).3, 1);
+    let Ok(ControlReply::Explain(x)) = h.ctl(ControlRequest::Explain {
+        ip: "10.203.1.1".parse().unwrap(),
+    }) else {
+        panic!()
+    };
+    assert_eq!((x.ban.prefix, x.evidence.len()), (p, 1));
+}
+
+#[test]
+fn simulated_bans_and_undelivered_feedback_outlive_the_ban_history_retention() {
+    let mut cfg = config(argus_config::Mode::DryRun);
+    cfg.enforcer.default_ttl_secs = 10 * 86_400;
+    cfg.enforcer.max_ttl_secs = 10 * 86_400;
+    cfg.enforcer.ban_history_retention_days = 2;
+    let mut h = Harness::with(&cfg);
+    banned(&h.verdict("10.203.1.1", Reason::PortScan));
+    banned(&h.verdict("10.203.1.2", Reason::PortScan));
+    h.ctl(ControlRequest::Unblock {
+        prefix: net("10.203.1.2/32"),
+        allow_for_secs: None,
+    })
+    .unwrap();
+    for _ in 0..5 {
+        h.advance(DAY);
+    }
+    // The simulated ban, live, keeps its evidence and is in the dry-run report; the unblocked one
+    // stays while kronos has not had its feedback.
+    let Ok(ControlReply::Explain(x)) = h.ctl(ControlRequest::Explain {
+        ip: "10.203.1.1".parse().unwrap(),
+    }) else {
+        panic!()
+    };
+    assert_eq!((x.ban.state, x.evidence.len()), (BanState::Simulated, 1));
+    let Ok(ControlReply::Report(r)) = h.ctl(ControlRequest::Report) else {
+        panic!()
+    };
+    assert_eq!(r.entries.len(), 2);
+    assert_eq!(history(&mut h).len(), 2);
+    let ids: Vec<i64> = h
+        .engine
+        .pending_feedback()
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    h.engine.feedback_delivered(&ids).unwrap();
+    h.advance(HOUR);
+    assert_eq!(
+        history(&mut h),
+        [(net("10.203.1.1/32"), BanState::Simulated)]
     );
 }

@@ -4,7 +4,7 @@
 //! released: schema changes append a new one, so every database upgrades the same way.
 
 /// Migration `i` takes the schema from version `i` to `i + 1`.
-pub(super) const MIGRATIONS: &[&str] = &[V1];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -98,4 +98,11 @@ CREATE TABLE feedback (
     delivered_at INTEGER
 ) STRICT;
 CREATE INDEX feedback_recent ON feedback (reason, at);
+"#;
+
+/// Indexes for ban-history retention: ended bans in the order they ended, and the feedback that still
+/// refers to a ban (such a ban is kept until its feedback goes).
+const V2: &str = r#"
+CREATE INDEX bans_ended ON bans (ended_at) WHERE ended_at IS NOT NULL;
+CREATE INDEX feedback_ban ON feedback (ban_id);
 "#;

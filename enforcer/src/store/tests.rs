@@ -267,3 +267,156 @@ fn audit_pruning_keeps_the_newest_rows_within_age_and_count_in_batches() {
         "a cap of 0 keeps none"
     );
 }
+
+/// Ids of the bans left, and how many evidence and feedback rows.
+fn history_left(s: &Store) -> (Vec<i64>, i64, i64) {
+    let count = |table: &str| -> i64 {
+        s.conn
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    let mut stmt = s.conn.prepare("SELECT id FROM bans ORDER BY id").unwrap();
+    let ids = stmt
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    (ids, count("evidence"), count("feedback"))
+}
+
+#[test]
+fn history_pruning_takes_old_ended_bans_with_their_evidence_in_batches_and_nothing_live() {
+    let mut s = Store::open_in_memory().unwrap();
+    let (old, unblocked, pending, recent, active, simulated) = s
+        .write(|w| {
+            let mut ids = Vec::new();
+            for (i, state) in [
+                BanState::Active,
+                BanState::Active,
+                BanState::Active,
+                BanState::Active,
+                BanState::Active,
+                BanState::Simulated,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                ids.push(w.insert_ban(&ban(&format!("10.203.1.{i}/32"), state, 10_000, 1.0))?);
+            }
+            let end = |id, state, cause, at| w.end_ban(id, state, cause, UnixTimeNs(at), None);
+            end(ids[0], BanState::Expired, EndCause::Ttl, 100)?;
+            end(ids[1], BanState::Unblocked, EndCause::Unblocked, 100)?;
+            end(ids[2], BanState::Unblocked, EndCause::Unblocked, 100)?;
+            end(ids[3], BanState::Expired, EndCause::Evicted, 500)?;
+            let delivered = w.add_feedback(
+                ban_prefix(1),
+                Reason::PortScan,
+                UnixTimeNs(100),
+                "t",
+                ids[1],
+            )?;
+            w.mark_feedback_delivered(&[delivered], UnixTimeNs(100))?;
+            w.add_feedback(
+                ban_prefix(2),
+                Reason::PortScan,
+                UnixTimeNs(100),
+                "t",
+                ids[2],
+            )?;
+            Ok((ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]))
+        })
+        .unwrap();
+    // Three pieces of evidence for the old ban, one each for the recent and the live ones.
+    for (id, n) in [(old, 3), (recent, 1), (active, 1), (simulated, 1)] {
+        for _ in 0..n {
+            s.conn
+                .execute(
+                    "INSERT INTO evidence (ban_id, at, reason, model, score, body) \
+                     VALUES (?1, 50, 'port_scan', 'm', 1.0, '{}')",
+                    [id],
+                )
+                .unwrap();
+        }
+    }
+    let prune = |s: &mut Store, before: u64, batch| {
+        s.write(|w| w.prune_history(UnixTimeNs(before), UnixTimeNs(before), batch))
+            .unwrap()
+    };
+    // Delivered feedback first, then evidence, then the bans it belonged to: two rows a batch.
+    assert_eq!(prune(&mut s, 200, 2), 2);
+    assert_eq!(
+        (history_left(&s).1, history_left(&s).2),
+        (5, 1),
+        "the delivered feedback and one piece of evidence"
+    );
+    assert_eq!(prune(&mut s, 200, 2), 2);
+    assert_eq!(history_left(&s).1, 3, "the old ban's evidence is gone");
+    assert_eq!(prune(&mut s, 200, 2), 2);
+    assert_eq!(prune(&mut s, 200, 2), 0);
+    // The ban whose feedback kronos has not had yet stays, and so does everything recent or live.
+    assert_eq!(
+        history_left(&s),
+        (vec![pending, recent, active, simulated], 3, 1)
+    );
+    assert!(!history_left(&s).0.contains(&unblocked));
+    // Once delivered, the feedback goes when it is old enough, and its ban with it.
+    s.write(|w| {
+        let (id, _) = w.read().pending_feedback()?[0];
+        w.mark_feedback_delivered(&[id], UnixTimeNs(150))
+    })
+    .unwrap();
+    assert_eq!(
+        s.write(|w| w.prune_history(UnixTimeNs(200), UnixTimeNs(100), 10))
+            .unwrap(),
+        0,
+        "feedback recorded at 100 is not older than 100"
+    );
+    assert_eq!(prune(&mut s, 200, 10), 2);
+    // Even long after, live bans and their evidence are never touched.
+    assert_eq!(
+        prune(&mut s, u64::MAX >> 1, 10),
+        2,
+        "the recent ban and its evidence"
+    );
+    assert_eq!(history_left(&s), (vec![active, simulated], 2, 0));
+}
+
+fn ban_prefix(i: u8) -> ipnet::IpNet {
+    format!("10.203.1.{i}/32").parse().unwrap()
+}
+
+#[test]
+fn a_version_1_database_upgrades_and_keeps_its_bans() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("blacklist.db");
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO bans (prefix, family, reason, state, enforced, score, first_seen, \
+             last_seen, expires_at, offences, created_by, ended_at, end_cause) \
+             VALUES ('10.203.1.1/32', 4, 'port_scan', 'expired', 1, 1.0, 1, 1, 2, 3, 't', 2, 'ttl')",
+            [],
+        )
+        .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    let version: i64 = s
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let indexes: i64 = s
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
+             AND name IN ('bans_ended', 'feedback_ban')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 2);
+    let b = s.read().last_ban(ban_prefix(1)).unwrap().unwrap();
+    assert_eq!((b.state, b.offences), (BanState::Expired, 3));
+}

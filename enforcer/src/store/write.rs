@@ -213,6 +213,57 @@ impl<'a> Writer<'a> {
         )
     }
 
+    /// Deletes up to `batch` rows of old history; returns how many went. First delivered feedback
+    /// recorded before `feedback_before`, then the evidence and rows of ended (expired or unblocked)
+    /// bans that ended before `ended_before`, oldest first. Live (active or simulated) bans are never
+    /// touched, nor a ban whose feedback is still kept. Evidence goes before its ban (foreign key), and
+    /// a ban only once it has none left, so the batch bounds every row deleted, however much evidence
+    /// a ban has; the caller comes back while a full batch was deleted.
+    pub fn prune_history(
+        &self,
+        ended_before: UnixTimeNs,
+        feedback_before: UnixTimeNs,
+        batch: usize,
+    ) -> Result<usize, StoreError> {
+        let mut left = batch;
+        let steps = [
+            (
+                "prune feedback",
+                "DELETE FROM feedback WHERE id IN (SELECT id FROM feedback \
+                 WHERE delivered_at IS NOT NULL AND at < ?1 ORDER BY id LIMIT ?2)",
+                feedback_before,
+            ),
+            (
+                "prune evidence",
+                "DELETE FROM evidence WHERE id IN (SELECT e.id FROM bans b \
+                 JOIN evidence e ON e.ban_id = b.id WHERE b.ended_at < ?1 AND b.state IN \
+                 ('expired', 'unblocked') AND NOT EXISTS (SELECT 1 FROM feedback f \
+                 WHERE f.ban_id = b.id) ORDER BY b.ended_at LIMIT ?2)",
+                ended_before,
+            ),
+            (
+                "prune ended bans",
+                "DELETE FROM bans WHERE id IN (SELECT b.id FROM bans b \
+                 WHERE b.ended_at < ?1 AND b.state IN ('expired', 'unblocked') \
+                 AND NOT EXISTS (SELECT 1 FROM feedback f WHERE f.ban_id = b.id) \
+                 AND NOT EXISTS (SELECT 1 FROM evidence e WHERE e.ban_id = b.id) \
+                 ORDER BY b.ended_at LIMIT ?2)",
+                ended_before,
+            ),
+        ];
+        for (action, sql, before) in steps {
+            if left == 0 {
+                break;
+            }
+            left -= self.exec(
+                action,
+                sql,
+                params![Time(before), i64::try_from(left).unwrap_or(i64::MAX)],
+            )?;
+        }
+        Ok(batch - left)
+    }
+
     /// Adds or replaces an allowlist entry.
     pub fn upsert_allow(&self, row: &AllowRow) -> Result<(), StoreError> {
         self.exec(
