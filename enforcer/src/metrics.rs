@@ -3,6 +3,7 @@
 //! verdicts and mode changes happen; the control server counts requests.
 
 use argus_metrics::prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use argus_metrics::registered;
 use argus_proto::control::{BanState, EffectiveMode};
 use argus_proto::{ControlRequest, Reason};
 
@@ -66,27 +67,18 @@ impl EnforcerMetrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("unique metric");
-            g
+            registered(&registry, IntGaugeVec::new(Opts::new(name, help), labels))
         };
         let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
+            registered(&registry, IntCounterVec::new(Opts::new(name, help), labels))
         };
-        let kernel_in_sync = IntGauge::new(
-            "argus_enforcer_kernel_in_sync",
-            "1 when the kernel BLOCKLIST holds exactly the live bans (last reconciliation and writes succeeded).",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(kernel_in_sync.clone()))
-            .expect("unique metric");
+        let kernel_in_sync = registered(
+            &registry,
+            IntGauge::new(
+                "argus_enforcer_kernel_in_sync",
+                "1 when the kernel BLOCKLIST holds exactly the live bans (last reconciliation and writes succeeded).",
+            ),
+        );
         let m = Self {
             bans: gauge_vec(
                 "argus_enforcer_bans",

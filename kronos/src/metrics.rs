@@ -6,6 +6,7 @@
 use argus_metrics::prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
+use argus_metrics::registered;
 use argus_proto::{Action, Reason};
 
 /// Bucket bounds of the score histograms. Anomaly scores are in units of the calibrated baseline
@@ -144,46 +145,30 @@ impl KronosMetrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let counters = |name: &str, help: &str, labels: &[&str]| {
-            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(c.clone()))
-                .expect("unique metric");
-            c
+            registered(&registry, IntCounterVec::new(Opts::new(name, help), labels))
         };
         let gauges = |name: &str, help: &str, labels: &[&str]| {
-            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("unique metric");
-            g
+            registered(&registry, IntGaugeVec::new(Opts::new(name, help), labels))
         };
-        let gauge = |name: &str, help: &str| {
-            let g = IntGauge::new(name, help).expect("valid metric");
-            registry
-                .register(Box::new(g.clone()))
-                .expect("unique metric");
-            g
-        };
-        let withheld = IntCounter::new(
-            "argus_kronos_verdicts_withheld_total",
-            "Verdicts not sent because they repeat one already sent (source banned, or watched within the cooldown).",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(withheld.clone()))
-            .expect("unique metric");
-        let scores = HistogramVec::new(
-            HistogramOpts::new(
-                "argus_kronos_score",
-                "Scores of fully scored flows' sources: anomaly (units of the calibrated baseline, rules included), forest (isolation forest, 0..1), deviation (robust z-score over the baseline).",
-            )
-            .buckets(SCORE_BUCKETS.to_vec()),
-            &["score"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(scores.clone()))
-            .expect("unique metric");
+        let gauge = |name: &str, help: &str| registered(&registry, IntGauge::new(name, help));
+        let withheld = registered(
+            &registry,
+            IntCounter::new(
+                "argus_kronos_verdicts_withheld_total",
+                "Verdicts not sent because they repeat one already sent (source banned, or watched within the cooldown).",
+            ),
+        );
+        let scores = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "argus_kronos_score",
+                    "Scores of fully scored flows' sources: anomaly (units of the calibrated baseline, rules included), forest (isolation forest, 0..1), deviation (robust z-score over the baseline).",
+                )
+                .buckets(SCORE_BUCKETS.to_vec()),
+                &["score"],
+            ),
+        );
         let m = Self {
             received: counters(
                 "argus_kronos_received_total",

@@ -122,6 +122,21 @@ impl Process {
     }
 }
 
+/// Registers a newly built metric in `registry` and returns it (clones share its values).
+///
+/// Panics when the metric is invalid or its name taken: a process's metric set is fixed in its
+/// code, so either is a bug that its first test run shows.
+pub fn registered<M>(registry: &Registry, metric: prometheus::Result<M>) -> M
+where
+    M: prometheus::core::Collector + Clone + 'static,
+{
+    let metric = metric.expect("a valid metric");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("a metric name used once");
+    metric
+}
+
 /// The registry's metrics in the Prometheus text format.
 pub fn render(registry: &Registry) -> Result<String, MetricsError> {
     let mut out = Vec::new();

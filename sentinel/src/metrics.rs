@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use argus_metrics::prometheus::core::{Collector, Desc};
 use argus_metrics::prometheus::proto::MetricFamily;
 use argus_metrics::prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use argus_metrics::registered;
 use argus_proto::AttachMode;
 use argus_sentinel_common::abi::Stats;
 use argus_sentinel_common::maps::StatsMap;
@@ -31,11 +32,7 @@ impl Default for SentinelMetrics {
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
-    let c = IntCounter::new(name, help).expect("valid metric");
-    registry
-        .register(Box::new(c.clone()))
-        .expect("unique metric");
-    c
+    registered(registry, IntCounter::new(name, help))
 }
 
 impl SentinelMetrics {
@@ -43,25 +40,23 @@ impl SentinelMetrics {
     /// [`SentinelMetrics::watch_dataplane`].
     pub fn new() -> Self {
         let registry = Registry::new();
-        let xdp_mode = IntGaugeVec::new(
-            Opts::new(
-                "argus_xdp_mode",
-                "1 for the XDP mode the kernel reports on each interface: native, generic or none (not attached).",
+        let xdp_mode = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new(
+                    "argus_xdp_mode",
+                    "1 for the XDP mode the kernel reports on each interface: native, generic or none (not attached).",
+                ),
+                &["iface", "mode"],
             ),
-            &["iface", "mode"],
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(xdp_mode.clone()))
-            .expect("unique metric");
-        let kronos_connected = IntGauge::new(
-            "argus_sentinel_kronos_connected",
-            "1 while sentinel is connected to kronos (records wait in the queue otherwise).",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(kronos_connected.clone()))
-            .expect("unique metric");
+        );
+        let kronos_connected = registered(
+            &registry,
+            IntGauge::new(
+                "argus_sentinel_kronos_connected",
+                "1 while sentinel is connected to kronos (records wait in the queue otherwise).",
+            ),
+        );
         Self {
             flows_exported: counter(
                 &registry,
