@@ -2,8 +2,8 @@
 //! in README.md, "Metrics"). The [`Engine`](crate::engine::Engine) owns them and counts where bans,
 //! verdicts and mode changes happen; the control server counts requests.
 
-use argus_metrics::prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
-use argus_metrics::registered;
+use argus_metrics::prometheus::{IntCounterVec, IntGauge, IntGaugeVec, Registry};
+use argus_metrics::{counter_vec, gauge_vec, registered};
 use argus_proto::control::{BanState, EffectiveMode};
 use argus_proto::{ControlRequest, Reason};
 
@@ -66,12 +66,6 @@ impl EnforcerMetrics {
     /// Every metric at zero, registered in a fresh registry.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
-            registered(&registry, IntGaugeVec::new(Opts::new(name, help), labels))
-        };
-        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            registered(&registry, IntCounterVec::new(Opts::new(name, help), labels))
-        };
         let kernel_in_sync = registered(
             &registry,
             IntGauge::new(
@@ -81,32 +75,38 @@ impl EnforcerMetrics {
         );
         let m = Self {
             bans: gauge_vec(
+                &registry,
                 "argus_enforcer_bans",
                 "Live bans by state: active (dropped in XDP) or simulated (dry-run, counted as would-drop).",
                 &["state"],
             ),
             bans_added: counter_vec(
+                &registry,
                 "argus_enforcer_bans_added_total",
                 "Bans created, by reason and state (active or simulated).",
                 &["reason", "state"],
             ),
             bans_removed: counter_vec(
+                &registry,
                 "argus_enforcer_bans_removed_total",
                 "Bans ended, by cause: ttl, evicted (blocklist full), unblocked, allowlisted.",
                 &["cause"],
             ),
             mode: gauge_vec(
+                &registry,
                 "argus_enforcer_mode",
                 "1 for the mode in force (dry_run or enforce), 0 for the other.",
                 &["mode"],
             ),
             verdicts: counter_vec(
+                &registry,
                 "argus_enforcer_verdicts_total",
                 "Verdicts received from kronos, by outcome: banned, refreshed, watched, suppressed.",
                 &["outcome"],
             ),
             kernel_in_sync,
             control: counter_vec(
+                &registry,
                 "argus_enforcer_control_requests_total",
                 "argusctl requests by command and result: ok, error or denied.",
                 &["command", "result"],

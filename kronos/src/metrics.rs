@@ -4,9 +4,9 @@
 //! links and models.
 
 use argus_metrics::prometheus::{
-    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Registry,
 };
-use argus_metrics::registered;
+use argus_metrics::{counter_vec, gauge_vec, registered};
 use argus_proto::{Action, Reason};
 
 /// Bucket bounds of the score histograms. Anomaly scores are in units of the calibrated baseline
@@ -144,12 +144,6 @@ impl KronosMetrics {
     /// Every metric at zero, registered in a fresh registry.
     pub fn new() -> Self {
         let registry = Registry::new();
-        let counters = |name: &str, help: &str, labels: &[&str]| {
-            registered(&registry, IntCounterVec::new(Opts::new(name, help), labels))
-        };
-        let gauges = |name: &str, help: &str, labels: &[&str]| {
-            registered(&registry, IntGaugeVec::new(Opts::new(name, help), labels))
-        };
         let gauge = |name: &str, help: &str| registered(&registry, IntGauge::new(name, help));
         let withheld = registered(
             &registry,
@@ -170,39 +164,46 @@ impl KronosMetrics {
             ),
         );
         let m = Self {
-            received: counters(
+            received: counter_vec(
+                &registry,
                 "argus_kronos_received_total",
                 "Messages received from sentinel, by kind: flow, sample.",
                 &["kind"],
             ),
-            flows: counters(
+            flows: counter_vec(
+                &registry,
                 "argus_kronos_flows_total",
                 "Flow records handled by the engine, by path: scored, fast_path, ignored_protected, ignored_lan.",
                 &["path"],
             ),
             scores,
-            verdicts: counters(
+            verdicts: counter_vec(
+                &registry,
                 "argus_kronos_verdicts_total",
                 "Verdicts sent to the enforcer, by reason and action (ban or watch).",
                 &["reason", "action"],
             ),
             withheld,
-            payloads: counters(
+            payloads: counter_vec(
+                &registry,
                 "argus_kronos_payloads_classified_total",
                 "Payload samples the CNN classified, by result: attack, benign.",
                 &["result"],
             ),
-            shed: counters(
+            shed: counter_vec(
+                &registry,
                 "argus_kronos_shed_total",
                 "Items dropped because a bounded queue was full: flow and sample (input queue), cnn (CNN queue), verdict (outbox while the enforcer is away).",
                 &["queue"],
             ),
-            cnn: gauges(
+            cnn: gauge_vec(
+                &registry,
                 "argus_kronos_cnn_status",
                 "1 for the payload CNN's state: loaded, disabled or failed (running without payload inspection).",
                 &["status"],
             ),
-            model: gauges(
+            model: gauge_vec(
+                &registry,
                 "argus_kronos_model",
                 "1 for the anomaly model in use: none (rules only), bootstrap (shipped) or local (fitted on this link).",
                 &["kind"],

@@ -137,6 +137,32 @@ where
     metric
 }
 
+/// A registered counter family named `name` with `labels` (see [`registered`]).
+pub fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::IntCounterVec {
+    registered(
+        registry,
+        prometheus::IntCounterVec::new(prometheus::Opts::new(name, help), labels),
+    )
+}
+
+/// A registered gauge family named `name` with `labels` (see [`registered`]).
+pub fn gauge_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> prometheus::IntGaugeVec {
+    registered(
+        registry,
+        prometheus::IntGaugeVec::new(prometheus::Opts::new(name, help), labels),
+    )
+}
+
 /// The registry's metrics in the Prometheus text format.
 pub fn render(registry: &Registry) -> Result<String, MetricsError> {
     let mut out = Vec::new();

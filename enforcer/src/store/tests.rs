@@ -21,6 +21,12 @@ fn ban(prefix: &str, state: BanState, expires: u64, score: f64) -> NewBan {
     }
 }
 
+fn schema_version(s: &Store) -> i64 {
+    s.conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
 #[test]
 fn a_new_file_gets_the_current_schema_and_keeps_data_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
@@ -31,11 +37,7 @@ fn a_new_file_gets_the_current_schema_and_keeps_data_across_reopen() {
         .unwrap();
     drop(s);
     let s = Store::open(&path).unwrap();
-    let version: i64 = s
-        .conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(schema_version(&s), SCHEMA_VERSION);
     let mode: String = s
         .conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
@@ -402,11 +404,7 @@ fn a_version_1_database_upgrades_and_keeps_its_bans() {
         .unwrap();
     }
     let s = Store::open(&path).unwrap();
-    let version: i64 = s
-        .conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, SCHEMA_VERSION);
+    assert_eq!(schema_version(&s), SCHEMA_VERSION);
     let indexes: i64 = s
         .conn
         .query_row(
